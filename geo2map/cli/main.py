@@ -1,0 +1,87 @@
+"""The ``geo2map`` command line: a click group whose commands are thin fronts on the library.
+
+Heavy imports (rasterio, geopandas, torch) happen inside the commands, so
+``geo2map --help`` and ``geo2map --version`` are instant. Every expected error
+becomes one line on stderr and exit code 1; Ctrl-C and SIGTERM exit with 130/143
+after the library has removed any temporary output.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from importlib.metadata import entry_points
+from typing import Any
+
+import click
+
+from geo2map._version import __version__
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class Geo2MapGroup(click.Group):
+    """Runs commands with one-line errors and lazily loads plugin commands."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        def on_sigterm(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted; no output was left behind", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the CLI boundary
+            from geo2map.errors import Geo2MapError
+
+            known = isinstance(exc, Geo2MapError | OSError | ValueError | MemoryError)
+            try:
+                from rasterio.errors import RasterioError
+
+                known = known or isinstance(exc, RasterioError)
+            except ImportError:  # pragma: no cover
+                pass
+            if not known:
+                raise
+            click.echo(f"Error: {_one_line(exc)}", err=True)
+            sys.exit(1)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        names.update(ep.name for ep in entry_points(group="geo2map.commands"))
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        if cmd is not None:
+            return cmd
+        for ep in entry_points(group="geo2map.commands"):
+            if ep.name == name:
+                return ep.load()  # type: ignore[no-any-return]
+        return None
+
+
+@click.group(cls=Geo2MapGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="geo2map")
+def cli() -> None:
+    """Translate geospatial rasters (SAR, optical, DSM) with image-to-image networks.
+
+    Rasters are cut into overlapping georeferenced tiles, translated, and blended
+    back onto exactly the source grid (CRS, transform, size), tile rows streaming
+    through memory so scenes larger than RAM work.
+    """
+
+
+from geo2map.cli import mosaic as _mosaic  # noqa: E402
+from geo2map.cli import tile as _tile  # noqa: E402
+
+cli.add_command(_tile.tile)
+cli.add_command(_mosaic.mosaic)

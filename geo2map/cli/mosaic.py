@@ -1,0 +1,44 @@
+"""``geo2map mosaic``: rebuild a raster from a tile folder and its tiles.gpkg."""
+
+from __future__ import annotations
+
+import click
+
+from geo2map.cli.options import (
+    blend_opt,
+    cog_opt,
+    creation_options_opt,
+    format_opt,
+    overwrite_opt,
+    progress_bar,
+)
+
+
+@click.command(short_help="Blend a tile folder back into one raster.")
+@click.argument("tile_dir", type=click.Path(file_okay=False))
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--which", default="A", show_default=True, type=click.Choice(["A", "B"]),
+              help="For a --pair folder: the source tiles (A) or the pair's (B).")
+@blend_opt
+@format_opt
+@cog_opt
+@creation_options_opt
+@overwrite_opt
+@click.option("--quiet", "-q", is_flag=True, default=False, help="No progress bar.")
+def mosaic(tile_dir: str, output: str, which: str, blend: str, preset: str, cog: bool,
+           creation_options: tuple[str, ...], overwrite: bool, quiet: bool) -> None:
+    """Blend the tiles of TILE_DIR (made by 'geo2map tile') into OUTPUT.
+
+    The output has exactly the grid the tiles were cut from (CRS, transform, size);
+    pixels no valid tile covers are nodata.
+    """
+    from geo2map.raster.write import parse_creation_options
+    from geo2map.tiler import mosaic_tiles
+
+    with progress_bar("mosaicking", not quiet) as progress:
+        mosaic_tiles(
+            tile_dir, output, which=which, blend=blend, preset="cog" if cog else preset,  # type: ignore[arg-type]
+            creation_options=parse_creation_options(creation_options), overwrite=overwrite,
+            progress=progress,
+        )
+    click.echo(f"wrote {output}")

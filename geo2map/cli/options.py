@@ -1,0 +1,69 @@
+"""Options shared by several commands, defined once (rio's names where rio has one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+F = Callable[..., Any]
+
+bidx_opt = click.option(
+    "--bidx", default=None, metavar="LIST",
+    help="1-based bands to read, e.g. 3,2,1 (default: all bands except alpha).",
+)
+overwrite_opt = click.option(
+    "--overwrite", is_flag=True, default=False, help="Replace the output if it exists."
+)
+creation_options_opt = click.option(
+    "--co", "creation_options", multiple=True, metavar="NAME=VALUE",
+    help="GDAL creation option for the output (repeatable), e.g. --co ZLEVEL=9.",
+)
+blend_opt = click.option(
+    "--blend", default="cosine", show_default=True,
+    type=click.Choice(["cosine", "linear", "none"]),
+    help="How overlapping tiles are blended: cosine window, linear feather, or none "
+    "(each pixel from the tile whose centre is nearest).",
+)
+dst_crs_opt = click.option(
+    "--dst-crs", default=None, metavar="CRS",
+    help="CRS to warp GCP-only rasters (raw Sentinel-1) onto, e.g. EPSG:32633 "
+    "(default: the UTM zone of the scene centre).",
+)
+allow_ungeo_opt = click.option(
+    "--allow-ungeoreferenced", is_flag=True, default=False,
+    help="Accept a raster with no CRS, geotransform or GCPs (pixel coordinates).",
+)
+format_opt = click.option(
+    "--format", "preset", default="deflate", show_default=True,
+    type=click.Choice(["deflate", "zstd", "cog"]),
+    help="Output preset: tiled GeoTIFF (512 blocks) with DEFLATE or ZSTD, or COG.",
+)
+cog_opt = click.option(
+    "--cog", is_flag=True, default=False,
+    help="Write a Cloud Optimized GeoTIFF (same as --format cog).",
+)
+
+
+@contextmanager
+def progress_bar(desc: str, enabled: bool = True) -> Iterator[Callable[[int, int], None] | None]:
+    """A tqdm bar on stderr driven by the library's ``progress(done, total)`` callback."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit="tile", dynamic_ncols=True, leave=False)
+
+    def update(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.n = done
+        bar.refresh() if done == total else bar.update(0)
+
+    try:
+        yield update
+    finally:
+        bar.close()

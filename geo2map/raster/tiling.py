@@ -1,0 +1,141 @@
+"""TileGrid: overlapping, full-size, georeferenced windows over a raster grid.
+
+Edge handling: every tile has the full tile size. Along an axis longer than the
+tile, the last tile is **shifted inward** so that it ends exactly on the raster's
+edge (it then overlaps its neighbour by more than ``overlap``). Along an axis
+shorter than the tile, the single tile starts at 0 and is **padded** past the
+raster's edge: padded pixels read as nodata and are invalid, and the mosaicker
+crops them away. Tiles are iterated in row-major order (all tiles of grid row 0
+left to right, then row 1, ...), which the streaming mosaicker relies on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from rasterio.crs import CRS
+from rasterio.transform import Affine
+from rasterio.windows import Window
+from rasterio.windows import bounds as window_bounds
+from rasterio.windows import transform as window_transform
+
+from geo2map.errors import InputError
+
+
+def axis_offsets(length: int, size: int, stride: int) -> list[int]:
+    """Start offsets of tiles of ``size`` with ``stride`` covering ``[0, length)``.
+
+    The last tile is shifted inward to end at ``length``; if ``length <= size``
+    there is a single tile at 0 (padded past the edge).
+    """
+    if length <= size:
+        return [0]
+    offsets = list(range(0, length - size + 1, stride))
+    if offsets[-1] + size < length:
+        offsets.append(length - size)
+    return offsets
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile of a :class:`TileGrid`: grid position, pixel window, georeference."""
+
+    row: int
+    col: int
+    window: Window
+    transform: Affine
+
+    @property
+    def row_off(self) -> int:
+        return int(self.window.row_off)
+
+    @property
+    def col_off(self) -> int:
+        return int(self.window.col_off)
+
+    @property
+    def height(self) -> int:
+        return int(self.window.height)
+
+    @property
+    def width(self) -> int:
+        return int(self.window.width)
+
+    @property
+    def name(self) -> str:
+        """A stable file stem, e.g. ``r0003_c0012``."""
+        return f"r{self.row:04d}_c{self.col:04d}"
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """Overlapping tiles over a ``width`` x ``height`` raster grid.
+
+    Args:
+        width: Raster width in pixels.
+        height: Raster height in pixels.
+        size: Tile size in pixels (square).
+        overlap: Pixels shared by neighbouring tiles (``0 <= overlap < size``).
+        transform: The raster's affine transform (tiles get their own from it).
+        crs: The raster's CRS, carried along for footprints.
+    """
+
+    width: int
+    height: int
+    size: int = 256
+    overlap: int = 64
+    transform: Affine = field(default_factory=Affine.identity)
+    crs: CRS | None = None
+
+    def __post_init__(self) -> None:
+        if self.width < 1 or self.height < 1:
+            raise InputError(f"raster size {self.width}x{self.height} is empty")
+        if self.size < 1:
+            raise InputError(f"tile size must be at least 1 pixel, got {self.size}")
+        if not 0 <= self.overlap < self.size:
+            raise InputError(
+                f"overlap {self.overlap} must be >= 0 and smaller than the tile size {self.size}"
+            )
+
+    @property
+    def stride(self) -> int:
+        return self.size - self.overlap
+
+    @cached_property
+    def row_offsets(self) -> list[int]:
+        return axis_offsets(self.height, self.size, self.stride)
+
+    @cached_property
+    def col_offsets(self) -> list[int]:
+        return axis_offsets(self.width, self.size, self.stride)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Number of tile rows and columns."""
+        return len(self.row_offsets), len(self.col_offsets)
+
+    def __len__(self) -> int:
+        rows, cols = self.shape
+        return rows * cols
+
+    def tile(self, row: int, col: int) -> Tile:
+        window = Window(self.col_offsets[col], self.row_offsets[row], self.size, self.size)
+        return Tile(row, col, window, window_transform(window, self.transform))
+
+    def __iter__(self) -> Iterator[Tile]:
+        rows, cols = self.shape
+        for r in range(rows):
+            for c in range(cols):
+                yield self.tile(r, c)
+
+    def tile_rows(self) -> Iterator[list[Tile]]:
+        """Tiles grouped by grid row, top to bottom."""
+        rows, cols = self.shape
+        for r in range(rows):
+            yield [self.tile(r, c) for c in range(cols)]
+
+    def bounds(self, tile: Tile) -> tuple[float, float, float, float]:
+        """Tile footprint ``(left, bottom, right, top)`` in the raster's CRS."""
+        return window_bounds(tile.window, self.transform)

@@ -1,0 +1,258 @@
+"""Writing rasters: named output presets, atomic writes, block-aligned row writing.
+
+Presets (like rio-cogeo's ``cog_profiles``):
+
+* ``deflate`` / ``zstd``: tiled GeoTIFF, 512x512 blocks, predictor 2 (integers)
+  or 3 (floats), BIGTIFF=IF_SAFER, multi-threaded compression.
+* ``cog``: a Cloud Optimized GeoTIFF made by GDAL's COG driver (DEFLATE,
+  512 blocks, overviews) from a tiled GeoTIFF written first.
+
+Every output is written to a temporary file in the destination folder and
+renamed over the destination only when complete, so the path the user asked for
+never holds a half-written raster, even after Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+from rasterio.crs import CRS
+from rasterio.enums import ColorInterp
+from rasterio.errors import RasterioError
+from rasterio.transform import Affine
+from rasterio.windows import Window
+
+from geo2map.errors import InputError, OutputError, OutputExistsError
+
+Preset = Literal["deflate", "zstd", "cog"]
+PRESETS: tuple[str, ...] = ("deflate", "zstd", "cog")
+BLOCK = 512
+
+
+def parse_creation_options(items: list[str] | tuple[str, ...] | None) -> dict[str, str]:
+    """``["COMPRESS=ZSTD", "ZLEVEL=9"]`` → ``{"compress": "ZSTD", "zlevel": "9"}``."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--co {item!r} is not NAME=VALUE")
+        out[name.strip().lower()] = value.strip()
+    return out
+
+
+def check_output_path(path: str | os.PathLike[str], overwrite: bool) -> str:
+    """Refuse an existing output without ``overwrite`` and an unwritable folder, up front."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise OutputError(f"output {path} is a folder; give a file name such as out.tif")
+    if os.path.exists(path) and not overwrite:
+        raise OutputExistsError(f"output {path} exists; pass --overwrite to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"output folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder {folder} is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], overwrite: bool = False) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success.
+
+    On any exception (KeyboardInterrupt included) the temporary file is removed
+    and ``path`` is left as it was.
+    """
+    path = check_output_path(path, overwrite)
+    folder = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".geo2map-tmp.tif", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)  # GDAL creates the file itself
+    try:
+        yield tmp
+        if os.path.exists(path) and not overwrite:
+            raise OutputExistsError(f"output {path} appeared while writing; pass --overwrite")
+        os.replace(tmp, path)
+    finally:
+        for leftover in (tmp, tmp + ".aux.xml", tmp + ".msk"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """What to write: the grid, bands, masks and format of an output raster.
+
+    Attributes:
+        width, height, transform, crs: The output grid (normally the source's, exactly).
+        count, dtype: Bands and data type.
+        nodata: Nodata value written where no valid data is, or None.
+        internal_mask: Write a GDAL internal mask band instead of (or besides) nodata.
+        preset: ``deflate``, ``zstd`` or ``cog``.
+        creation_options: Extra GDAL creation options (override the preset's).
+        descriptions, colorinterp: Per-band metadata.
+        tags: Dataset metadata items.
+    """
+
+    width: int
+    height: int
+    transform: Affine
+    crs: CRS | None
+    count: int
+    dtype: str
+    nodata: float | None = None
+    internal_mask: bool = False
+    preset: Preset = "deflate"
+    creation_options: Mapping[str, str] = field(default_factory=dict)
+    descriptions: tuple[str | None, ...] | None = None
+    colorinterp: tuple[ColorInterp, ...] | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise InputError(f"unknown output preset {self.preset!r}; choose {', '.join(PRESETS)}")
+
+    def gtiff_profile(self) -> dict[str, Any]:
+        """The rasterio profile of the tiled GeoTIFF written first."""
+        floating = np.dtype(self.dtype).kind == "f"
+        profile: dict[str, Any] = {
+            "driver": "GTiff",
+            "width": self.width,
+            "height": self.height,
+            "count": self.count,
+            "dtype": self.dtype,
+            "crs": self.crs,
+            "transform": self.transform,
+            "nodata": self.nodata,
+            "tiled": True,
+            "blockxsize": BLOCK,
+            "blockysize": BLOCK,
+            "compress": "zstd" if self.preset == "zstd" else "deflate",
+            "predictor": 3 if floating else 2,
+            "bigtiff": "IF_SAFER",
+            "num_threads": "ALL_CPUS",
+        }
+        if self.count > 1 and self.dtype == "uint8" and self.count in (3, 4):
+            profile["interleave"] = "pixel"
+        else:
+            profile["interleave"] = "band"
+        if self.preset == "cog":
+            # Intermediate file: fast compression, the COG driver recompresses.
+            profile.update(compress="zstd", zstd_level=1)
+        else:
+            profile.update(self.creation_options)
+        return profile
+
+    def cog_options(self) -> dict[str, Any]:
+        floating = np.dtype(self.dtype).kind == "f"
+        opts: dict[str, Any] = {
+            "compress": "deflate",
+            "predictor": "FLOATING_POINT" if floating else "YES",
+            "blocksize": BLOCK,
+            "overviews": "AUTO",
+            "overview_resampling": "average",
+            "bigtiff": "IF_SAFER",
+            "num_threads": "ALL_CPUS",
+        }
+        opts.update(self.creation_options)
+        return opts
+
+
+class RasterWriter:
+    """Write finished rows to an output raster, atomically.
+
+    Rows may arrive in any chunk size, top to bottom; they are buffered to whole
+    512-pixel block rows so each GeoTIFF block is compressed exactly once and the
+    GDAL block cache never has to hold partial blocks.
+
+    Use as a context manager: the output appears at ``path`` only if the block
+    exits without an exception.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], spec: OutputSpec, overwrite: bool = False):
+        self.path = os.fspath(path)
+        self.spec = spec
+        self.overwrite = overwrite
+        self._atomic: contextlib.AbstractContextManager[str] | None = None
+        self._ds: Any = None
+        self._tmp = ""
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending_rows = 0
+        self._next_row = 0
+
+    def __enter__(self) -> RasterWriter:
+        self._atomic = atomic_path(self.path, self.overwrite)
+        self._tmp = self._atomic.__enter__()
+        target = self._tmp + ".gtiff.tif" if self.spec.preset == "cog" else self._tmp
+        try:
+            self._ds = rasterio.open(target, "w", **self.spec.gtiff_profile())
+        except (RasterioError, ValueError, TypeError) as exc:
+            self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+            raise OutputError(f"cannot create {self.path}: {' '.join(str(exc).split())}") from None
+        if self.spec.descriptions:
+            for i, d in enumerate(self.spec.descriptions, start=1):
+                if d:
+                    self._ds.set_band_description(i, d)
+        if self.spec.colorinterp:
+            self._ds.colorinterp = list(self.spec.colorinterp)
+        if self.spec.tags:
+            self._ds.update_tags(**self.spec.tags)
+        return self
+
+    def write_rows(self, row_off: int, data: np.ndarray, valid: np.ndarray | None = None) -> None:
+        """Write ``data`` (bands, n, width) at ``row_off``; ``valid`` (k, n, width) bool or None."""
+        if row_off != self._next_row:
+            raise ValueError(f"rows must be written in order: expected {self._next_row}, got {row_off}")
+        if valid is None:
+            valid = np.ones((1, *data.shape[1:]), dtype=bool)
+        self._pending.append((data, valid))
+        self._pending_rows += data.shape[1]
+        self._next_row += data.shape[1]
+        if self._pending_rows >= BLOCK or self._next_row >= self.spec.height:
+            self._drain(final=self._next_row >= self.spec.height)
+
+    __call__ = write_rows  # a RasterWriter is a RowSink
+
+    def _drain(self, final: bool) -> None:
+        data = np.concatenate([d for d, _ in self._pending], axis=1)
+        valid = np.concatenate([v for _, v in self._pending], axis=1)
+        n = data.shape[1] if final else (data.shape[1] // BLOCK) * BLOCK
+        top = self._next_row - data.shape[1]
+        window = Window(0, top, self.spec.width, n)
+        try:
+            self._ds.write(data[:, :n], window=window)
+            if self.spec.internal_mask:
+                self._ds.write_mask(valid[:, :n].any(axis=0).astype(np.uint8) * 255, window=window)
+        except RasterioError as exc:
+            raise OutputError(f"cannot write {self.path}: {' '.join(str(exc).split())}") from None
+        self._pending = [(data[:, n:], valid[:, n:])] if n < data.shape[1] else []
+        self._pending_rows = data.shape[1] - n
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self._atomic is not None
+        try:
+            if exc_type is None and self._next_row != self.spec.height:
+                raise OutputError(
+                    f"internal error: {self._next_row} of {self.spec.height} rows written to {self.path}"
+                )
+            self._ds.close()
+            if exc_type is None and self.spec.preset == "cog":
+                src = self._tmp + ".gtiff.tif"
+                try:
+                    rasterio.shutil.copy(src, self._tmp, driver="COG", **self.spec.cog_options())
+                finally:
+                    rasterio.shutil.delete(src)
+            elif self.spec.preset == "cog" and os.path.exists(self._tmp + ".gtiff.tif"):
+                rasterio.shutil.delete(self._tmp + ".gtiff.tif")
+        except BaseException as inner:
+            self._atomic.__exit__(type(inner), inner, inner.__traceback__)
+            raise
+        self._atomic.__exit__(exc_type, exc, tb)

@@ -1,0 +1,363 @@
+"""Sensor scaling: raw raster values to the network range [-1, 1] and back.
+
+A scaling is a preset *name* plus JSON-serialisable *parameters*; a model card
+stores ``scaling.to_dict()`` and :func:`scaling_from_dict` rebuilds it exactly.
+Presets that depend on the scene (percentiles, quantiles, minimum height) are
+*fitted once* on a decimated read of the whole scene (:meth:`Scaling.fit_source`,
+which uses overviews when present) and never per tile, so a pixel gets the same
+scaled value whichever tile it falls in.
+
+Presets (:data:`SENSORS`):
+
+``optical_u8``
+    8-bit imagery: ``x / 127.5 - 1``.
+``optical_reflectance``
+    16-bit (or float) reflectance. ``mode="fixed"``: stretch ``[low, high]`` DN
+    (default 0..3000, i.e. reflectance 0..0.3 at scale 10 000);
+    ``mode="percentile"``: per-band scene percentiles ``p_low``/``p_high``.
+``sar``
+    Backscatter given as ``input`` = ``amplitude`` (e.g. GRD DN), ``intensity``
+    (σ⁰ linear) or ``db``. ``method="db"``: ``10·log10(max(I, floor))`` clipped to
+    ``[db_min, db_max]``; ``method="quantile"``: the linear value (``linear`` =
+    ``intensity`` or ``amplitude``) divided by its scene ``quantile`` and clipped
+    to 1.
+``dsm``
+    Heights. ``method="scene_min"``: height above the scene's ``p_low``
+    percentile; ``method="local_min"``: above a moving minimum of ``radius``
+    pixels (read tiles with :attr:`Scaling.halo` extra pixels);
+    ``method="dtm"``: above a DTM given as ``aux``. Clipped to ``[0, max_height]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import numpy as np
+
+from geo2map.errors import InputError
+
+
+def _to_unit(v: np.ndarray) -> np.ndarray:
+    """[0, 1] → [-1, 1] as float32."""
+    return (np.clip(v, 0.0, 1.0) * 2.0 - 1.0).astype(np.float32, copy=False)
+
+
+def _from_unit(y: np.ndarray) -> np.ndarray:
+    """[-1, 1] → [0, 1] as float64."""
+    return (np.clip(np.asarray(y, dtype=np.float64), -1.0, 1.0) + 1.0) / 2.0
+
+
+def _valid_values(data: np.ndarray, valid: np.ndarray | None, band: int | None = None) -> np.ndarray:
+    d = data if band is None else data[band]
+    if valid is None:
+        v = np.isfinite(d)
+    else:
+        vv = valid if band is None or valid.ndim == 2 else valid[band]
+        v = vv & np.isfinite(d)
+    out = np.asarray(d[v], dtype=np.float64)
+    if out.size == 0:
+        raise InputError("the scene has no valid pixel to compute scaling statistics from")
+    return out
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Base class: a named, parameterised, invertible scaling."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __post_init__(self) -> None:
+        merged = {**self.defaults, **self.params}
+        unknown = set(merged) - set(self.defaults) - self.fitted_keys()
+        if unknown:
+            raise InputError(f"{self.name}: unknown parameter(s) {', '.join(sorted(unknown))}")
+        object.__setattr__(self, "params", merged)
+        self.validate()
+
+    # -- description ----------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "params": dict(self.params)}
+
+    @classmethod
+    def fitted_keys(cls) -> set[str]:
+        """Parameter names filled in by :meth:`fit`."""
+        return set()
+
+    def validate(self) -> None:
+        """Check parameters (raise :class:`InputError`)."""
+
+    @property
+    def halo(self) -> int:
+        """Extra pixels around a tile this scaling needs (0 for pointwise scalings)."""
+        return 0
+
+    @property
+    def needs_fit(self) -> bool:
+        return False
+
+    # -- statistics -----------------------------------------------------
+    def fit(self, data: np.ndarray, valid: np.ndarray | None = None) -> Scaling:
+        """Return a copy with scene statistics computed from ``data`` (bands, h, w)."""
+        return self
+
+    def fit_source(self, source: Any, max_pixels: int = 1_000_000) -> Scaling:
+        """Fit on a decimated read of a :class:`~geo2map.raster.open.RasterSource`."""
+        if not self.needs_fit:
+            return self
+        data, valid = source.read_decimated(max_pixels)
+        return self.fit(data, valid)
+
+    # -- mapping ----------------------------------------------------------
+    def forward(
+        self, x: np.ndarray, valid: np.ndarray | None = None, aux: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Raw values (bands, h, w) → float32 in [-1, 1]; invalid pixels → 0."""
+        y = self._forward(np.asarray(x, dtype=np.float64), aux)
+        if valid is not None:
+            y = np.where(valid, y, 0.0).astype(np.float32)
+        return np.nan_to_num(y, nan=0.0).astype(np.float32, copy=False)
+
+    def inverse(self, y: np.ndarray) -> np.ndarray:
+        """[-1, 1] → raw units (float32)."""
+        return self._inverse(y).astype(np.float32)
+
+    def _forward(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _inverse(self, y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _per_band(value: Any, bands: int) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    if arr.size == 1:
+        arr = np.repeat(arr, bands)
+    if arr.size != bands:
+        raise InputError(f"scaling has {arr.size} per-band values but the data has {bands} bands")
+    return arr[:, None, None]
+
+
+@dataclass(frozen=True)
+class OpticalU8(Scaling):
+    name: ClassVar[str] = "optical_u8"
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def _forward(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
+        return _to_unit(x / 255.0)
+
+    def _inverse(self, y: np.ndarray) -> np.ndarray:
+        return _from_unit(y) * 255.0
+
+
+@dataclass(frozen=True)
+class OpticalReflectance(Scaling):
+    name: ClassVar[str] = "optical_reflectance"
+    defaults: ClassVar[dict[str, Any]] = {
+        "mode": "fixed",
+        "low": 0.0,
+        "high": 3000.0,
+        "p_low": 2.0,
+        "p_high": 98.0,
+    }
+
+    def validate(self) -> None:
+        if self.params["mode"] not in ("fixed", "percentile"):
+            raise InputError("optical_reflectance: mode must be 'fixed' or 'percentile'")
+        if not 0 <= self.params["p_low"] < self.params["p_high"] <= 100:
+            raise InputError("optical_reflectance: need 0 <= p_low < p_high <= 100")
+
+    @property
+    def needs_fit(self) -> bool:
+        return self.params["mode"] == "percentile"
+
+    def fit(self, data: np.ndarray, valid: np.ndarray | None = None) -> Scaling:
+        if not self.needs_fit:
+            return self
+        lows, highs = [], []
+        for b in range(data.shape[0]):
+            vals = _valid_values(data, valid, b)
+            lo, hi = np.percentile(vals, [self.params["p_low"], self.params["p_high"]])
+            lows.append(float(lo))
+            highs.append(float(hi) if hi > lo else float(lo) + 1.0)
+        return replace(self, params={**self.params, "low": lows, "high": highs})
+
+    def _forward(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
+        lo = _per_band(self.params["low"], x.shape[0])
+        hi = _per_band(self.params["high"], x.shape[0])
+        return _to_unit((x - lo) / (hi - lo))
+
+    def _inverse(self, y: np.ndarray) -> np.ndarray:
+        lo = _per_band(self.params["low"], y.shape[0])
+        hi = _per_band(self.params["high"], y.shape[0])
+        return lo + _from_unit(y) * (hi - lo)
+
+
+@dataclass(frozen=True)
+class SAR(Scaling):
+    name: ClassVar[str] = "sar"
+    defaults: ClassVar[dict[str, Any]] = {
+        "input": "amplitude",
+        "method": "db",
+        "db_min": -25.0,
+        "db_max": 0.0,
+        "db_offset": 0.0,
+        "floor": 1e-6,
+        "quantile": 0.99,
+        "linear": "intensity",
+        "scale": None,
+    }
+
+    def validate(self) -> None:
+        p = self.params
+        if p["input"] not in ("amplitude", "intensity", "db"):
+            raise InputError("sar: input must be amplitude, intensity or db")
+        if p["method"] not in ("db", "quantile"):
+            raise InputError("sar: method must be db or quantile")
+        if p["linear"] not in ("intensity", "amplitude"):
+            raise InputError("sar: linear must be intensity or amplitude")
+        if not p["db_min"] < p["db_max"]:
+            raise InputError("sar: db_min must be below db_max")
+        if not 0 < p["quantile"] <= 1:
+            raise InputError("sar: quantile must be in (0, 1]")
+
+    @property
+    def needs_fit(self) -> bool:
+        return self.params["method"] == "quantile"
+
+    def intensity(self, x: np.ndarray) -> np.ndarray:
+        """Input units → linear intensity (σ⁰-like)."""
+        kind = self.params["input"]
+        if kind == "amplitude":
+            return np.square(x)
+        if kind == "db":
+            return np.power(10.0, x / 10.0)
+        return x
+
+    def _from_intensity(self, i: np.ndarray) -> np.ndarray:
+        kind = self.params["input"]
+        if kind == "amplitude":
+            return np.sqrt(np.maximum(i, 0.0))
+        if kind == "db":
+            return 10.0 * np.log10(np.maximum(i, self.params["floor"]))
+        return i
+
+    def _linear(self, i: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.maximum(i, 0.0)) if self.params["linear"] == "amplitude" else i
+
+    def fit(self, data: np.ndarray, valid: np.ndarray | None = None) -> Scaling:
+        if not self.needs_fit:
+            return self
+        scales = []
+        for b in range(data.shape[0]):
+            lin = self._linear(self.intensity(_valid_values(data, valid, b)))
+            q = float(np.quantile(lin, self.params["quantile"]))
+            scales.append(q if q > 0 else 1.0)
+        return replace(self, params={**self.params, "scale": scales})
+
+    def _forward(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
+        p = self.params
+        i = self.intensity(x)
+        if p["method"] == "db":
+            db = 10.0 * np.log10(np.maximum(i, p["floor"])) + p["db_offset"]
+            return _to_unit((db - p["db_min"]) / (p["db_max"] - p["db_min"]))
+        if p["scale"] is None:
+            raise InputError("sar quantile scaling is not fitted: call fit_source() on the scene first")
+        return _to_unit(self._linear(i) / _per_band(p["scale"], x.shape[0]))
+
+    def _inverse(self, y: np.ndarray) -> np.ndarray:
+        p = self.params
+        u = _from_unit(y)
+        if p["method"] == "db":
+            db = p["db_min"] + u * (p["db_max"] - p["db_min"]) - p["db_offset"]
+            i = np.power(10.0, db / 10.0)
+        else:
+            lin = u * _per_band(p["scale"], y.shape[0])
+            i = np.square(lin) if p["linear"] == "amplitude" else lin
+        return self._from_intensity(i)
+
+
+@dataclass(frozen=True)
+class DSM(Scaling):
+    name: ClassVar[str] = "dsm"
+    defaults: ClassVar[dict[str, Any]] = {
+        "method": "scene_min",
+        "max_height": 50.0,
+        "p_low": 1.0,
+        "radius": 32,
+        "base": None,
+    }
+
+    def validate(self) -> None:
+        p = self.params
+        if p["method"] not in ("scene_min", "local_min", "dtm"):
+            raise InputError("dsm: method must be scene_min, local_min or dtm")
+        if not p["max_height"] > 0:
+            raise InputError("dsm: max_height must be > 0")
+
+    @property
+    def needs_fit(self) -> bool:
+        return self.params["method"] == "scene_min"
+
+    @property
+    def halo(self) -> int:
+        return int(self.params["radius"]) if self.params["method"] == "local_min" else 0
+
+    def fit(self, data: np.ndarray, valid: np.ndarray | None = None) -> Scaling:
+        if not self.needs_fit:
+            return self
+        base = [float(np.percentile(_valid_values(data, valid, b), self.params["p_low"]))
+                for b in range(data.shape[0])]
+        return replace(self, params={**self.params, "base": base})
+
+    def reference(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
+        method = self.params["method"]
+        if method == "scene_min":
+            if self.params["base"] is None:
+                raise InputError("dsm scene_min scaling is not fitted: call fit_source() first")
+            return _per_band(self.params["base"], x.shape[0])
+        if method == "dtm":
+            if aux is None:
+                raise InputError("dsm method 'dtm' needs the DTM on the same grid (aux)")
+            return np.asarray(aux, dtype=np.float64)
+        from scipy.ndimage import minimum_filter
+
+        r = int(self.params["radius"])
+        filled = np.where(np.isfinite(x), x, np.inf)
+        return minimum_filter(filled, size=(1, 2 * r + 1, 2 * r + 1), mode="nearest")
+
+    def _forward(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
+        h = x - self.reference(x, aux)
+        return _to_unit(h / self.params["max_height"])
+
+    def _inverse(self, y: np.ndarray) -> np.ndarray:
+        """Height above the reference; plus the scene base for ``scene_min``."""
+        h = _from_unit(y) * self.params["max_height"]
+        if self.params["method"] == "scene_min" and self.params["base"] is not None:
+            h = h + _per_band(self.params["base"], y.shape[0])
+        return h
+
+
+SENSORS: dict[str, type[Scaling]] = {
+    cls.name: cls for cls in (OpticalU8, OpticalReflectance, SAR, DSM)
+}
+ScalingFactory = Callable[..., Scaling]
+
+
+def get_scaling(name: str, **params: Any) -> Scaling:
+    """Build a preset by name, e.g. ``get_scaling("sar", input="db", method="db")``."""
+    try:
+        cls = SENSORS[name]
+    except KeyError:
+        raise InputError(f"unknown sensor scaling {name!r}; choose one of {', '.join(SENSORS)}") from None
+    return cls(params=params)
+
+
+def scaling_from_dict(d: dict[str, Any]) -> Scaling:
+    """Inverse of :meth:`Scaling.to_dict`."""
+    if not isinstance(d, dict) or "name" not in d:
+        raise InputError("a scaling must be a mapping with a 'name'")
+    return get_scaling(d["name"], **dict(d.get("params") or {}))

@@ -1,0 +1,480 @@
+"""Cut rasters into georeferenced tiles and stitch tiles back: the library behind
+``geo2map tile`` and ``geo2map mosaic``.
+
+* :func:`iter_tiles` streams ``(tile, data, valid)`` from a source, reading one
+  strip of rows per tile row (rows shared with the previous strip are reused,
+  the next strip is read in a background thread) and skipping all-nodata tiles.
+* :func:`tile_raster` writes each tile as a GeoTIFF plus ``tiles.gpkg``, and with
+  ``pair`` cuts a second raster (resampled onto the first's grid when the grids
+  differ) into the same windows: the ``A/`` + ``B/`` training-pair layout.
+* :func:`mosaic_tiles` rebuilds the raster from such a folder.
+* :func:`remosaic_raster` runs tile → (optional per-tile function) → blend →
+  write in one streaming pass; with no function it is the identity pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.crs import CRS
+from rasterio.enums import ColorInterp, Resampling
+from rasterio.errors import RasterioError
+from rasterio.transform import Affine
+from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
+
+from geo2map.errors import InputError, OutputError, OutputExistsError, RasterReadError
+from geo2map.mosaic.accumulator import StreamingMosaic
+from geo2map.mosaic.blend import BlendMethod
+from geo2map.raster.open import RasterSource, open_raster
+from geo2map.raster.tiling import Tile, TileGrid
+from geo2map.raster.write import OutputSpec, Preset, RasterWriter, check_output_path
+
+Progress = Callable[[int, int], None]
+INDEX_NAME = "tiles.gpkg"
+GRID_KEY = "GEO2MAP_GRID"
+
+
+# ---------------------------------------------------------------------------
+# Reading tiles
+# ---------------------------------------------------------------------------
+def _read_strip(source: RasterSource, grid: TileGrid, y: int) -> tuple[np.ndarray, np.ndarray | None]:
+    return source.read(Window(0, y, max(grid.width, grid.size), grid.size))
+
+
+def iter_tiles(
+    source: RasterSource, grid: TileGrid, *, skip_empty: bool = True
+) -> Iterator[tuple[Tile, np.ndarray, np.ndarray | None]]:
+    """Yield ``(tile, data, valid)`` in row-major order.
+
+    ``data`` is ``(bands, size, size)`` in the source dtype, ``valid`` a bool array
+    of the same shape or None (all valid). Tiles with no valid pixel are skipped
+    when ``skip_empty``. Reading of the next strip overlaps with the caller's work
+    on the current one.
+    """
+    offsets = grid.row_offsets
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geo2map-read") as pool:
+        nxt: Future[Any] = pool.submit(_read_strip, source, grid, offsets[0])
+        for r, row_tiles in enumerate(grid.tile_rows()):
+            data, valid = nxt.result()
+            if r + 1 < len(offsets):
+                nxt = pool.submit(_read_strip, source, grid, offsets[r + 1])
+            for tile in row_tiles:
+                cols = slice(tile.col_off, tile.col_off + grid.size)
+                v = None if valid is None else valid[:, :, cols]
+                if skip_empty and v is not None and not v.any():
+                    continue
+                yield tile, data[:, :, cols], v
+
+
+# ---------------------------------------------------------------------------
+# Output spec from a source
+# ---------------------------------------------------------------------------
+def _fits(value: float, dtype: str) -> bool:
+    dt = np.dtype(dtype)
+    if np.isnan(value):
+        return dt.kind == "f"
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return float(value).is_integer() and info.min <= value <= info.max
+    return True
+
+
+def output_masking(source_nodata: float | None, mask_kind: str, dtype: str) -> tuple[float | None, bool]:
+    """``(nodata, internal_mask)`` for an output derived from a source.
+
+    The source's nodata value is kept when the output dtype can hold it; a source
+    masked by an alpha band or mask band gets an internal mask; floats use NaN.
+    """
+    if source_nodata is not None and _fits(source_nodata, dtype):
+        return source_nodata, False
+    if mask_kind == "mask" or (source_nodata is not None and np.dtype(dtype).kind != "f"):
+        return None, True
+    if np.dtype(dtype).kind == "f" and source_nodata is not None:
+        return float("nan"), False
+    return None, False
+
+
+def spec_for(
+    source: RasterSource,
+    *,
+    preset: Preset = "deflate",
+    creation_options: dict[str, str] | None = None,
+    count: int | None = None,
+    dtype: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> OutputSpec:
+    """An :class:`OutputSpec` on exactly the source's grid."""
+    dtype = dtype or source.dtype
+    nodata, internal = output_masking(source.nodata, source.mask_kind, dtype)
+    same_bands = count is None or count == source.count
+    return OutputSpec(
+        width=source.width,
+        height=source.height,
+        transform=source.transform,
+        crs=source.crs,
+        count=count or source.count,
+        dtype=dtype,
+        nodata=nodata,
+        internal_mask=internal,
+        preset=preset,
+        creation_options=creation_options or {},
+        descriptions=tuple(source.descriptions) if same_bands else None,
+        colorinterp=tuple(source.colorinterp) if same_bands else None,
+        tags={**source.notes, **(tags or {})},
+    )
+
+
+# ---------------------------------------------------------------------------
+# One streaming pass: tiles -> fn -> blend -> write
+# ---------------------------------------------------------------------------
+def remosaic_raster(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    size: int = 256,
+    overlap: int = 64,
+    blend: str | BlendMethod = "cosine",
+    fn: Callable[[np.ndarray], np.ndarray] | None = None,
+    bidx: str | Sequence[int] | None = None,
+    dst_crs: str | None = None,
+    allow_ungeoreferenced: bool = False,
+    preset: Preset = "deflate",
+    creation_options: dict[str, str] | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> str:
+    """Tile ``src``, pass each tile through ``fn`` (identity if None), blend, write ``dst``."""
+    check_output_path(dst, overwrite)
+    with open_raster(src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced) as source:
+        grid = TileGrid(source.width, source.height, size, overlap, source.transform, source.crs)
+        spec = spec_for(source, preset=preset, creation_options=creation_options)
+        per_band = source.mask_kind == "nodata" and fn is None
+        with RasterWriter(dst, spec, overwrite) as writer:
+            mosaic = StreamingMosaic(
+                grid, spec.count, spec.dtype, writer, blend=blend, per_band=per_band, fill=spec.nodata
+            )
+            total = len(grid)
+            for done, (tile, data, valid) in enumerate(iter_tiles(source, grid), start=1):
+                mosaic.add(tile, data if fn is None else fn(data), valid)
+                if progress:
+                    progress(done, total)
+            mosaic.close()
+            if progress:
+                progress(total, total)
+    return os.fspath(dst)
+
+
+# ---------------------------------------------------------------------------
+# geo2map tile
+# ---------------------------------------------------------------------------
+@dataclass
+class TileResult:
+    """What :func:`tile_raster` wrote."""
+
+    out_dir: str
+    index_path: str
+    written: int
+    skipped: int
+    grid: TileGrid
+
+
+def _tile_profile(source: Any, tile: Tile, count: int, dtype: str, nodata: float | None) -> dict[str, Any]:
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "width": tile.width,
+        "height": tile.height,
+        "count": count,
+        "dtype": dtype,
+        "crs": source.crs,
+        "transform": tile.transform,
+        "nodata": nodata,
+        "compress": "deflate",
+        "predictor": 3 if np.dtype(dtype).kind == "f" else 2,
+    }
+    if tile.width % 16 == 0 and tile.height % 16 == 0:
+        profile.update(tiled=True, blockxsize=min(tile.width, 256), blockysize=min(tile.height, 256))
+    return profile
+
+
+def _write_tile(path: str, profile: dict[str, Any], data: np.ndarray, valid: np.ndarray | None,
+                internal_mask: bool, meta: tuple[list[Any], list[Any], dict[str, str]]) -> None:
+    descriptions, colorinterp, tags = meta
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        if internal_mask:
+            mask = np.ones(data.shape[1:], bool) if valid is None else valid.any(axis=0)
+            dst.write_mask(mask.astype(np.uint8) * 255)
+        for i, d in enumerate(descriptions, start=1):
+            if d:
+                dst.set_band_description(i, d)
+        try:
+            dst.colorinterp = colorinterp
+        except (ValueError, RasterioError):
+            pass
+        if tags:
+            dst.update_tags(**tags)
+
+
+class _PairReader:
+    """The second raster of a pair, read on the first raster's grid."""
+
+    def __init__(self, path: str, ref: RasterSource, bidx: Any, resampling: str) -> None:
+        self.source = open_raster(path, bidx=bidx)
+        ds = self.source.dataset
+        same = (
+            ds.crs == ref.crs
+            and ds.transform.almost_equals(ref.transform)
+            and ds.width == ref.width
+            and ds.height == ref.height
+        )
+        self.warped = None
+        if not same:
+            if ds.crs is None or ref.crs is None:
+                self.source.close()
+                raise InputError(f"cannot align {path} with the source: both need a CRS")
+            kw: dict[str, Any] = {
+                "crs": ref.crs,
+                "transform": ref.transform,
+                "width": ref.width,
+                "height": ref.height,
+                "resampling": Resampling[resampling],
+            }
+            if ds.nodata is not None:
+                kw["nodata"] = ds.nodata
+            else:
+                kw["add_alpha"] = True
+            self.warped = WarpedVRT(ds, **kw)
+            self.source = RasterSource(
+                path=path,
+                dataset=self.warped,
+                indexes=self.source.indexes,
+                notes=self.source.notes,
+                alpha_band=ds.count + 1 if "add_alpha" in kw else None,
+                _stack=[*self.source._stack, self.warped],
+            )
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def tile_raster(
+    src: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    size: int = 256,
+    overlap: int = 64,
+    bidx: str | Sequence[int] | None = None,
+    pair: str | os.PathLike[str] | None = None,
+    pair_bidx: str | Sequence[int] | None = None,
+    pair_resampling: str = "bilinear",
+    dst_crs: str | None = None,
+    allow_ungeoreferenced: bool = False,
+    skip_empty: bool = True,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> TileResult:
+    """Cut ``src`` into GeoTIFF tiles in ``out_dir`` and write ``out_dir/tiles.gpkg``.
+
+    Without ``pair`` tiles go straight into ``out_dir``; with ``pair`` the source
+    tiles go into ``out_dir/A`` and the pair's into ``out_dir/B`` (same names).
+    A tile is skipped when it has no valid pixel (in either raster of a pair).
+    """
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    out_dir = os.fspath(out_dir)
+    index_path = os.path.join(out_dir, INDEX_NAME)
+    if os.path.exists(index_path) and not overwrite:
+        raise OutputExistsError(f"{index_path} exists; pass --overwrite to replace the tiles")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise OutputError(f"output {out_dir} is a file, not a folder")
+    with open_raster(src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced) as source:
+        grid = TileGrid(source.width, source.height, size, overlap, source.transform, source.crs)
+        pair_reader = _PairReader(os.fspath(pair), source, pair_bidx, pair_resampling) if pair else None
+        try:
+            parent = os.path.dirname(os.path.abspath(out_dir))
+            if not os.path.isdir(parent):
+                raise OutputError(f"output folder {parent} does not exist")
+            try:
+                os.makedirs(out_dir, exist_ok=True)
+                sub_a = os.path.join(out_dir, "A") if pair_reader else out_dir
+                os.makedirs(sub_a, exist_ok=True)
+                if pair_reader:
+                    os.makedirs(os.path.join(out_dir, "B"), exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"cannot create {out_dir}: {exc.strerror}") from None
+            if not os.access(out_dir, os.W_OK):
+                raise OutputError(f"output folder {out_dir} is not writable")
+            dtype = source.dtype
+            nodata, internal = output_masking(source.nodata, source.mask_kind, dtype)
+            internal = internal or (nodata is None and (grid.width < size or grid.height < size))
+            meta_a = (source.descriptions, source.colorinterp, source.notes)
+            pair_iter = iter_tiles(pair_reader.source, grid, skip_empty=False) if pair_reader else None
+            if pair_reader:
+                pdtype = pair_reader.source.dtype
+                pnodata, pinternal = output_masking(
+                    pair_reader.source.nodata, pair_reader.source.mask_kind, pdtype
+                )
+                pinternal = pinternal or pnodata is None
+                meta_b = (pair_reader.source.descriptions, pair_reader.source.colorinterp, pair_reader.source.notes)
+            records: list[dict[str, Any]] = []
+            skipped = 0
+            total = len(grid)
+            for done, (tile, data, valid) in enumerate(iter_tiles(source, grid, skip_empty=False), 1):
+                pdata = pvalid = None
+                if pair_iter is not None:
+                    _, pdata, pvalid = next(pair_iter)
+                empty = valid is not None and not valid.any()
+                if pvalid is not None and not pvalid.any():
+                    empty = True
+                if skip_empty and empty:
+                    skipped += 1
+                    if progress:
+                        progress(done, total)
+                    continue
+                rel = tile.name + ".tif"
+                rel_a = os.path.join("A", rel) if pair_reader else rel
+                _write_tile(os.path.join(out_dir, rel_a), _tile_profile(source, tile, source.count, dtype, nodata),
+                            data, valid, internal, meta_a)
+                rec: dict[str, Any] = {
+                    "row": tile.row,
+                    "col": tile.col,
+                    "col_off": tile.col_off,
+                    "row_off": tile.row_off,
+                    "width": tile.width,
+                    "height": tile.height,
+                    "file": rel_a,
+                    "geometry": box(*grid.bounds(tile)),
+                }
+                if pair_reader is not None:
+                    rel_b = os.path.join("B", rel)
+                    _write_tile(os.path.join(out_dir, rel_b),
+                                _tile_profile(source, tile, pair_reader.source.count, pdtype, pnodata),
+                                pdata, pvalid, pinternal, meta_b)
+                    rec["pair_file"] = rel_b
+                records.append(rec)
+                if progress:
+                    progress(done, total)
+            grid_meta = {
+                "width": grid.width,
+                "height": grid.height,
+                "size": grid.size,
+                "overlap": grid.overlap,
+                "transform": list(grid.transform)[:6],
+                "crs": source.crs.to_wkt() if source.crs else None,
+                "source": os.path.abspath(os.fspath(src)),
+                "pair": os.path.abspath(os.fspath(pair)) if pair else None,
+            }
+            columns = ["row", "col", "col_off", "row_off", "width", "height", "file"]
+            if pair_reader:
+                columns.append("pair_file")
+            gdf = gpd.GeoDataFrame(records, columns=[*columns, "geometry"], geometry="geometry",
+                                   crs=source.crs)
+            tmp_index = index_path + ".tmp.gpkg"
+            if os.path.exists(tmp_index):
+                os.unlink(tmp_index)
+            gdf.to_file(tmp_index, layer="tiles", driver="GPKG", engine="pyogrio",
+                        layer_metadata={GRID_KEY: json.dumps(grid_meta)})
+            os.replace(tmp_index, index_path)
+            return TileResult(out_dir, index_path, len(records), skipped, grid)
+        finally:
+            if pair_reader:
+                pair_reader.close()
+
+
+# ---------------------------------------------------------------------------
+# geo2map mosaic
+# ---------------------------------------------------------------------------
+def read_tile_index(tile_dir: str | os.PathLike[str]) -> tuple[Any, TileGrid]:
+    """Read ``tiles.gpkg`` and the grid it was cut from."""
+    import pyogrio
+
+    tile_dir = os.fspath(tile_dir)
+    index_path = os.path.join(tile_dir, INDEX_NAME)
+    if not os.path.exists(index_path):
+        raise InputError(f"{tile_dir} has no {INDEX_NAME}; make it with 'geo2map tile'")
+    try:
+        info = pyogrio.read_info(index_path, layer="tiles")
+        meta = json.loads((info.get("layer_metadata") or {})[GRID_KEY])
+        gdf = pyogrio.read_dataframe(index_path, layer="tiles")
+    except (KeyError, ValueError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InputError(f"{index_path} is not a geo2map tile index ({exc})") from None
+    crs = CRS.from_wkt(meta["crs"]) if meta.get("crs") else None
+    grid = TileGrid(meta["width"], meta["height"], meta["size"], meta["overlap"],
+                    Affine(*meta["transform"]), crs)
+    return gdf, grid
+
+
+def mosaic_tiles(
+    tile_dir: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    which: str = "A",
+    blend: str | BlendMethod = "cosine",
+    preset: Preset = "deflate",
+    creation_options: dict[str, str] | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> str:
+    """Rebuild a raster on the original grid from a ``geo2map tile`` folder.
+
+    Args:
+        which: ``A`` (the source tiles) or ``B`` (the pair's tiles).
+    """
+    check_output_path(dst, overwrite)
+    gdf, grid = read_tile_index(tile_dir)
+    column = "file" if which == "A" else "pair_file"
+    if column not in gdf.columns:
+        raise InputError(f"{tile_dir} has no {which} tiles")
+    if len(gdf) == 0:
+        raise InputError(f"{tile_dir} holds no tiles (all were empty)")
+    gdf = gdf.sort_values(["row", "col"])
+    paths = [os.path.join(os.fspath(tile_dir), f) for f in gdf[column]]
+    try:
+        with rasterio.open(paths[0]) as first:
+            count, dtype, nodata = first.count, first.dtypes[0], first.nodata
+            flags = first.mask_flag_enums
+            descriptions, colorinterp = first.descriptions, first.colorinterp
+            tags = first.tags()
+    except RasterioError as exc:
+        raise RasterReadError(f"cannot read tile {paths[0]}: {' '.join(str(exc).split())}") from None
+    has_mask = any(f and f[0].name in ("per_dataset", "alpha") for f in flags)
+    kind = "nodata" if nodata is not None else "mask" if has_mask else "none"
+    out_nodata, internal = output_masking(nodata, kind, dtype)
+    if not internal and out_nodata is None and len(gdf) < len(grid) and np.dtype(dtype).kind != "f":
+        internal = True  # skipped tiles leave holes that need a mask
+    spec = OutputSpec(
+        width=grid.width, height=grid.height, transform=grid.transform, crs=grid.crs,
+        count=count, dtype=dtype, nodata=out_nodata, internal_mask=internal, preset=preset,
+        creation_options=creation_options or {}, descriptions=tuple(descriptions),
+        colorinterp=tuple(ColorInterp(c) for c in colorinterp), tags=tags,
+    )
+    with RasterWriter(dst, spec, overwrite) as writer:
+        mosaic = StreamingMosaic(grid, count, dtype, writer, blend=blend,
+                                 per_band=kind == "nodata", fill=out_nodata)
+        total = len(gdf)
+        for done, (path, r, c) in enumerate(zip(paths, gdf["row"], gdf["col"], strict=True), 1):
+            tile = grid.tile(int(r), int(c))
+            try:
+                with rasterio.open(path) as ds:
+                    data = ds.read()
+                    valid = ds.read_masks() > 0 if kind != "none" else None
+            except RasterioError as exc:
+                raise RasterReadError(f"cannot read tile {path}: {' '.join(str(exc).split())}") from None
+            if data.dtype.kind == "f":
+                nan = np.isnan(data)
+                if nan.any():
+                    valid = ~nan if valid is None else valid & ~nan
+            mosaic.add(tile, data, valid)
+            if progress:
+                progress(done, total)
+        mosaic.close()
+    return os.fspath(dst)
