@@ -35,7 +35,13 @@ from geo2map.mosaic.accumulator import StreamingMosaic
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.raster.open import RasterSource, open_raster
 from geo2map.raster.tiling import Tile, TileGrid
-from geo2map.raster.write import OutputSpec, Preset, RasterWriter, check_output_path
+from geo2map.raster.write import (
+    OutputSpec,
+    Preset,
+    RasterWriter,
+    check_output_path,
+    photometric_for,
+)
 
 Progress = Callable[[int, int], None]
 INDEX_NAME = "tiles.gpkg"
@@ -186,7 +192,8 @@ class TileResult:
     grid: TileGrid
 
 
-def _tile_profile(source: Any, tile: Tile, count: int, dtype: str, nodata: float | None) -> dict[str, Any]:
+def _tile_profile(source: Any, tile: Tile, count: int, dtype: str, nodata: float | None,
+                  colorinterp: list[ColorInterp]) -> dict[str, Any]:
     profile: dict[str, Any] = {
         "driver": "GTiff",
         "width": tile.width,
@@ -198,6 +205,7 @@ def _tile_profile(source: Any, tile: Tile, count: int, dtype: str, nodata: float
         "nodata": nodata,
         "compress": "deflate",
         "predictor": 3 if np.dtype(dtype).kind == "f" else 2,
+        "photometric": photometric_for(colorinterp, count),
     }
     if tile.width % 16 == 0 and tile.height % 16 == 0:
         profile.update(tiled=True, blockxsize=min(tile.width, 256), blockysize=min(tile.height, 256))
@@ -206,7 +214,7 @@ def _tile_profile(source: Any, tile: Tile, count: int, dtype: str, nodata: float
 
 def _write_tile(path: str, profile: dict[str, Any], data: np.ndarray, valid: np.ndarray | None,
                 internal_mask: bool, meta: tuple[list[Any], list[Any], dict[str, str]]) -> None:
-    descriptions, colorinterp, tags = meta
+    descriptions, _, tags = meta
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
         if internal_mask:
@@ -215,10 +223,6 @@ def _write_tile(path: str, profile: dict[str, Any], data: np.ndarray, valid: np.
         for i, d in enumerate(descriptions, start=1):
             if d:
                 dst.set_band_description(i, d)
-        try:
-            dst.colorinterp = colorinterp
-        except (ValueError, RasterioError):
-            pass
         if tags:
             dst.update_tags(**tags)
 
@@ -342,7 +346,7 @@ def tile_raster(
                     continue
                 rel = tile.name + ".tif"
                 rel_a = os.path.join("A", rel) if pair_reader else rel
-                _write_tile(os.path.join(out_dir, rel_a), _tile_profile(source, tile, source.count, dtype, nodata),
+                _write_tile(os.path.join(out_dir, rel_a), _tile_profile(source, tile, source.count, dtype, nodata, source.colorinterp),
                             data, valid, internal, meta_a)
                 rec: dict[str, Any] = {
                     "row": tile.row,
@@ -357,7 +361,8 @@ def tile_raster(
                 if pair_reader is not None:
                     rel_b = os.path.join("B", rel)
                     _write_tile(os.path.join(out_dir, rel_b),
-                                _tile_profile(source, tile, pair_reader.source.count, pdtype, pnodata),
+                                _tile_profile(source, tile, pair_reader.source.count, pdtype, pnodata,
+                                              pair_reader.source.colorinterp),
                                 pdata, pvalid, pinternal, meta_b)
                     rec["pair_file"] = rel_b
                 records.append(rec)

@@ -88,10 +88,20 @@ def _complex_amplitude_vrt(ds: rasterio.io.DatasetReader, path: str) -> str:
                 f'X="{g.x!r}" Y="{g.y!r}" Z="{(g.z or 0.0)!r}"/>'
             )
         parts.append("</GCPList>")
+    gdal_type = {
+        "complex_int16": "CInt16",
+        "complex_int32": "CInt32",
+        "complex64": "CFloat32",
+        "complex": "CFloat64",
+        "complex128": "CFloat64",
+    }.get(str(ds.dtypes[0]), "CFloat64")
     for b in range(1, ds.count + 1):
+        # SourceTransferType keeps the samples complex until the pixel function
+        # (otherwise GDAL converts to Float32 first and drops the imaginary part).
         parts.append(
             f'<VRTRasterBand dataType="Float32" band="{b}" subClass="VRTDerivedRasterBand">'
             "<PixelFunctionType>mod</PixelFunctionType>"
+            f"<SourceTransferType>{gdal_type}</SourceTransferType>"
             f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(path)}</SourceFilename>'
             f"<SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>"
         )

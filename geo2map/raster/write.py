@@ -37,6 +37,19 @@ PRESETS: tuple[str, ...] = ("deflate", "zstd", "cog")
 BLOCK = 512
 
 
+RGB = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
+
+
+def photometric_for(colorinterp: tuple[ColorInterp, ...] | list[ColorInterp] | None, count: int) -> str:
+    """GeoTIFF PHOTOMETRIC for band interpretations: RGB for exactly red, green, blue.
+
+    Anything else is MINISBLACK, so GDAL never turns a 4th data band into alpha.
+    """
+    if count == 3 and colorinterp is not None and tuple(colorinterp) == RGB:
+        return "RGB"
+    return "MINISBLACK"
+
+
 def parse_creation_options(items: list[str] | tuple[str, ...] | None) -> dict[str, str]:
     """``["COMPRESS=ZSTD", "ZLEVEL=9"]`` → ``{"compress": "ZSTD", "zlevel": "9"}``."""
     out: dict[str, str] = {}
@@ -140,10 +153,8 @@ class OutputSpec:
             "bigtiff": "IF_SAFER",
             "num_threads": "ALL_CPUS",
         }
-        if self.count > 1 and self.dtype == "uint8" and self.count in (3, 4):
-            profile["interleave"] = "pixel"
-        else:
-            profile["interleave"] = "band"
+        profile["photometric"] = photometric_for(self.colorinterp, self.count)
+        profile["interleave"] = "pixel" if profile["photometric"] == "RGB" else "band"
         if self.preset == "cog":
             # Intermediate file: fast compression, the COG driver recompresses.
             profile.update(compress="zstd", zstd_level=1)
@@ -201,8 +212,6 @@ class RasterWriter:
             for i, d in enumerate(self.spec.descriptions, start=1):
                 if d:
                     self._ds.set_band_description(i, d)
-        if self.spec.colorinterp:
-            self._ds.colorinterp = list(self.spec.colorinterp)
         if self.spec.tags:
             self._ds.update_tags(**self.spec.tags)
         return self
