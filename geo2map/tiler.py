@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -269,6 +271,38 @@ class _PairReader:
         self.source.close()
 
 
+def _prepare_tile_dir(out_dir: str, overwrite: bool) -> str:
+    """Check ``out_dir`` and return a fresh temporary folder beside it to write into."""
+    if os.path.exists(out_dir):
+        if not os.path.isdir(out_dir):
+            raise OutputError(f"output {out_dir} is a file, not a folder")
+        if os.listdir(out_dir):
+            if not os.path.exists(os.path.join(out_dir, INDEX_NAME)):
+                raise OutputError(f"output folder {out_dir} is not empty and holds no {INDEX_NAME}; "
+                                  "choose a new or empty folder")
+            if not overwrite:
+                raise OutputExistsError(f"{out_dir} already holds tiles; pass --overwrite to replace them")
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    if not os.path.isdir(parent):
+        raise OutputError(f"output folder {parent} does not exist")
+    try:
+        return tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out_dir))}.",
+                                suffix=".geo2map-tmp", dir=parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write in {parent}: {exc.strerror}") from None
+
+
+def _commit_tile_dir(work: str, out_dir: str) -> None:
+    """Move the finished temporary folder to ``out_dir`` (replacing an older tile folder)."""
+    old = None
+    if os.path.exists(out_dir):
+        old = work + ".old"
+        os.replace(out_dir, old)
+    os.replace(work, out_dir)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def tile_raster(
     src: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -290,109 +324,108 @@ def tile_raster(
     Without ``pair`` tiles go straight into ``out_dir``; with ``pair`` the source
     tiles go into ``out_dir/A`` and the pair's into ``out_dir/B`` (same names).
     A tile is skipped when it has no valid pixel (in either raster of a pair).
+    The folder is built beside ``out_dir`` and renamed into place when complete;
+    ``overwrite`` replaces an earlier tile folder (one holding ``tiles.gpkg``).
     """
-    import geopandas as gpd
-    from shapely.geometry import box
-
     out_dir = os.fspath(out_dir)
-    index_path = os.path.join(out_dir, INDEX_NAME)
-    if os.path.exists(index_path) and not overwrite:
-        raise OutputExistsError(f"{index_path} exists; pass --overwrite to replace the tiles")
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise OutputError(f"output {out_dir} is a file, not a folder")
     with open_raster(src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced) as source:
         grid = TileGrid(source.width, source.height, size, overlap, source.transform, source.crs)
         pair_reader = _PairReader(os.fspath(pair), source, pair_bidx, pair_resampling) if pair else None
         try:
-            parent = os.path.dirname(os.path.abspath(out_dir))
-            if not os.path.isdir(parent):
-                raise OutputError(f"output folder {parent} does not exist")
+            work = _prepare_tile_dir(out_dir, overwrite)
             try:
-                os.makedirs(out_dir, exist_ok=True)
-                sub_a = os.path.join(out_dir, "A") if pair_reader else out_dir
-                os.makedirs(sub_a, exist_ok=True)
-                if pair_reader:
-                    os.makedirs(os.path.join(out_dir, "B"), exist_ok=True)
-            except OSError as exc:
-                raise OutputError(f"cannot create {out_dir}: {exc.strerror}") from None
-            if not os.access(out_dir, os.W_OK):
-                raise OutputError(f"output folder {out_dir} is not writable")
-            dtype = source.dtype
-            nodata, internal = output_masking(source.nodata, source.mask_kind, dtype)
-            internal = internal or (nodata is None and (grid.width < size or grid.height < size))
-            meta_a = (source.descriptions, source.colorinterp, source.notes)
-            pair_iter = iter_tiles(pair_reader.source, grid, skip_empty=False) if pair_reader else None
-            if pair_reader:
-                pdtype = pair_reader.source.dtype
-                pnodata, pinternal = output_masking(
-                    pair_reader.source.nodata, pair_reader.source.mask_kind, pdtype
-                )
-                pinternal = pinternal or pnodata is None
-                meta_b = (pair_reader.source.descriptions, pair_reader.source.colorinterp, pair_reader.source.notes)
-            records: list[dict[str, Any]] = []
-            skipped = 0
-            total = len(grid)
-            for done, (tile, data, valid) in enumerate(iter_tiles(source, grid, skip_empty=False), 1):
-                pdata = pvalid = None
-                if pair_iter is not None:
-                    _, pdata, pvalid = next(pair_iter)
-                empty = valid is not None and not valid.any()
-                if pvalid is not None and not pvalid.any():
-                    empty = True
-                if skip_empty and empty:
-                    skipped += 1
-                    if progress:
-                        progress(done, total)
-                    continue
-                rel = tile.name + ".tif"
-                rel_a = os.path.join("A", rel) if pair_reader else rel
-                _write_tile(os.path.join(out_dir, rel_a), _tile_profile(source, tile, source.count, dtype, nodata, source.colorinterp),
-                            data, valid, internal, meta_a)
-                rec: dict[str, Any] = {
-                    "row": tile.row,
-                    "col": tile.col,
-                    "col_off": tile.col_off,
-                    "row_off": tile.row_off,
-                    "width": tile.width,
-                    "height": tile.height,
-                    "file": rel_a,
-                    "geometry": box(*grid.bounds(tile)),
+                written, skipped = _write_tiles(source, grid, pair_reader, work, skip_empty, progress)
+                grid_meta = {
+                    "width": grid.width,
+                    "height": grid.height,
+                    "size": grid.size,
+                    "overlap": grid.overlap,
+                    "transform": list(grid.transform)[:6],
+                    "crs": source.crs.to_wkt() if source.crs else None,
+                    "source": os.path.abspath(os.fspath(src)),
+                    "pair": os.path.abspath(os.fspath(pair)) if pair else None,
                 }
-                if pair_reader is not None:
-                    rel_b = os.path.join("B", rel)
-                    _write_tile(os.path.join(out_dir, rel_b),
-                                _tile_profile(source, tile, pair_reader.source.count, pdtype, pnodata,
-                                              pair_reader.source.colorinterp),
-                                pdata, pvalid, pinternal, meta_b)
-                    rec["pair_file"] = rel_b
-                records.append(rec)
-                if progress:
-                    progress(done, total)
-            grid_meta = {
-                "width": grid.width,
-                "height": grid.height,
-                "size": grid.size,
-                "overlap": grid.overlap,
-                "transform": list(grid.transform)[:6],
-                "crs": source.crs.to_wkt() if source.crs else None,
-                "source": os.path.abspath(os.fspath(src)),
-                "pair": os.path.abspath(os.fspath(pair)) if pair else None,
-            }
-            columns = ["row", "col", "col_off", "row_off", "width", "height", "file"]
-            if pair_reader:
-                columns.append("pair_file")
-            gdf = gpd.GeoDataFrame(records, columns=[*columns, "geometry"], geometry="geometry",
-                                   crs=source.crs)
-            tmp_index = index_path + ".tmp.gpkg"
-            if os.path.exists(tmp_index):
-                os.unlink(tmp_index)
-            gdf.to_file(tmp_index, layer="tiles", driver="GPKG", engine="pyogrio",
-                        layer_metadata={GRID_KEY: json.dumps(grid_meta)})
-            os.replace(tmp_index, index_path)
-            return TileResult(out_dir, index_path, len(records), skipped, grid)
+                _write_index(written, grid_meta, source.crs, os.path.join(work, INDEX_NAME), bool(pair))
+                _commit_tile_dir(work, out_dir)
+            finally:
+                if os.path.exists(work):
+                    shutil.rmtree(work, ignore_errors=True)
         finally:
             if pair_reader:
                 pair_reader.close()
+    return TileResult(out_dir, os.path.join(out_dir, INDEX_NAME), len(written), skipped, grid)
+
+
+def _write_tiles(
+    source: RasterSource,
+    grid: TileGrid,
+    pair_reader: _PairReader | None,
+    work: str,
+    skip_empty: bool,
+    progress: Progress | None,
+) -> tuple[list[dict[str, Any]], int]:
+    from shapely.geometry import box
+
+    if pair_reader:
+        os.makedirs(os.path.join(work, "A"))
+        os.makedirs(os.path.join(work, "B"))
+    padded = grid.width < grid.size or grid.height < grid.size
+    nodata, internal = output_masking(source.nodata, source.mask_kind, source.dtype)
+    internal = internal or (nodata is None and padded)
+    meta_a = (source.descriptions, source.colorinterp, source.notes)
+    pair_iter = None
+    if pair_reader is not None:
+        psrc = pair_reader.source
+        pnodata, pinternal = output_masking(psrc.nodata, psrc.mask_kind, psrc.dtype)
+        pinternal = pinternal or pnodata is None
+        meta_b = (psrc.descriptions, psrc.colorinterp, psrc.notes)
+        pair_iter = iter_tiles(psrc, grid, skip_empty=False)
+    records: list[dict[str, Any]] = []
+    skipped = 0
+    total = len(grid)
+    for done, (tile, data, valid) in enumerate(iter_tiles(source, grid, skip_empty=False), 1):
+        pdata = pvalid = None
+        if pair_iter is not None:
+            _, pdata, pvalid = next(pair_iter)
+        empty = (valid is not None and not valid.any()) or (pvalid is not None and not pvalid.any())
+        if progress:
+            progress(done, total)
+        if skip_empty and empty:
+            skipped += 1
+            continue
+        rel = tile.name + ".tif"
+        rel_a = os.path.join("A", rel) if pair_reader else rel
+        profile = _tile_profile(source, tile, source.count, source.dtype, nodata, source.colorinterp)
+        _write_tile(os.path.join(work, rel_a), profile, data, valid, internal, meta_a)
+        rec: dict[str, Any] = {
+            "row": tile.row,
+            "col": tile.col,
+            "col_off": tile.col_off,
+            "row_off": tile.row_off,
+            "width": tile.width,
+            "height": tile.height,
+            "file": rel_a,
+            "geometry": box(*grid.bounds(tile)),
+        }
+        if pair_reader is not None:
+            rel_b = os.path.join("B", rel)
+            profile = _tile_profile(source, tile, psrc.count, psrc.dtype, pnodata, psrc.colorinterp)
+            _write_tile(os.path.join(work, rel_b), profile, pdata, pvalid, pinternal, meta_b)
+            rec["pair_file"] = rel_b
+        records.append(rec)
+    return records, skipped
+
+
+def _write_index(records: list[dict[str, Any]], grid_meta: dict[str, Any], crs: CRS | None,
+                 path: str, pair: bool) -> None:
+    import geopandas as gpd
+
+    columns = ["row", "col", "col_off", "row_off", "width", "height", "file"]
+    if pair:
+        columns.append("pair_file")
+    gdf = gpd.GeoDataFrame(records, columns=[*columns, "geometry"], geometry="geometry", crs=crs)
+    gdf.to_file(path, layer="tiles", driver="GPKG", engine="pyogrio",
+                layer_metadata={GRID_KEY: json.dumps(grid_meta)})
 
 
 # ---------------------------------------------------------------------------

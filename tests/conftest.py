@@ -69,3 +69,14 @@ def gdalinfo_json(path: Path | str) -> dict:
         pytest.skip("gdalinfo (Debian gdal-bin) is not installed")
     out = subprocess.run([exe, "-json", os.fspath(path)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
+
+
+def geo2map_exe() -> str:
+    """The installed console script (beside this Python, or on PATH)."""
+    beside = Path(os.path.dirname(os.path.abspath(os.sys.executable))) / "geo2map"
+    if beside.exists():
+        return os.fspath(beside)
+    found = shutil.which("geo2map")
+    if found is None:
+        pytest.skip("the geo2map console script is not installed")
+    return found

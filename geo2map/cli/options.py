@@ -55,7 +55,7 @@ def progress_bar(desc: str, enabled: bool = True) -> Iterator[Callable[[int, int
         return
     from tqdm import tqdm
 
-    bar = tqdm(desc=desc, unit="tile", dynamic_ncols=True, leave=False)
+    bar = tqdm(desc=desc, unit="tile", dynamic_ncols=True, leave=False, delay=0.5)
 
     def update(done: int, total: int) -> None:
         if bar.total != total:

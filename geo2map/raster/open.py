@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,7 +31,7 @@ import numpy as np
 import rasterio
 from rasterio.crs import CRS
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.transform import Affine
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
@@ -321,7 +322,9 @@ def open_raster(
     if not path.lstrip().startswith("<") and not os.path.exists(path) and "://" not in path and not path.startswith("/vsi"):
         raise RasterReadError(f"{path}: no such file")
     try:
-        ds = rasterio.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # checked below, with a clear message
+            ds = rasterio.open(path)
     except RasterioError as exc:
         raise RasterReadError(f"{path} is not a raster GDAL can read ({_one_line(exc)})") from None
     stack: list[Any] = [ds]

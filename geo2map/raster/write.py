@@ -86,7 +86,10 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = False) -> Iterat
     path = check_output_path(path, overwrite)
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".geo2map-tmp.tif", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".geo2map-tmp.tif", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write in output folder {folder}: {exc.strerror}") from None
     os.close(fd)
     os.unlink(tmp)  # GDAL creates the file itself
     try:

@@ -1,0 +1,111 @@
+"""Sensor scalings: ranges, inverses, scene statistics, serialisation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+
+from conftest import GRD, RGB, write_raster
+from geo2map.errors import InputError
+from geo2map.raster.open import open_raster
+from geo2map.sensors import SENSORS, get_scaling, scaling_from_dict
+
+
+def _roundtrip(scaling, x, rtol=1e-4, atol=1e-3):
+    y = scaling.forward(x)
+    assert y.dtype == np.float32 and y.min() >= -1 and y.max() <= 1
+    np.testing.assert_allclose(scaling.inverse(y), x, rtol=rtol, atol=atol)
+    again = scaling_from_dict(json.loads(json.dumps(scaling.to_dict())))
+    np.testing.assert_array_equal(again.forward(x), y)
+
+
+def test_optical_u8() -> None:
+    s = get_scaling("optical_u8")
+    x = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    y = s.forward(x)
+    assert y.min() == -1 and y.max() == 1
+    _roundtrip(s, x.astype(float))
+
+
+def test_optical_reflectance_fixed_and_percentile(tmp_path) -> None:
+    s = get_scaling("optical_reflectance", mode="fixed", low=0, high=3000)
+    x = np.linspace(0, 3000, 300).reshape(1, 10, 30)
+    _roundtrip(s, x)
+    assert s.forward(np.array([[[6000.0]]]))[0, 0, 0] == 1.0  # clipped
+    rng = np.random.default_rng(0)
+    data = rng.gamma(3, 400, (2, 200, 200)).astype(np.uint16)
+    path = write_raster(tmp_path / "s2.tif", data)
+    with open_raster(path) as src:
+        fitted = get_scaling("optical_reflectance", mode="percentile", p_low=2, p_high=98).fit_source(src)
+    lo, hi = fitted.params["low"], fitted.params["high"]
+    assert len(lo) == 2 and lo[0] == pytest.approx(np.percentile(data[0], 2), rel=0.05)
+    assert hi[1] == pytest.approx(np.percentile(data[1], 98), rel=0.05)
+    inside = np.clip(data.astype(float), np.array(lo)[:, None, None], np.array(hi)[:, None, None])
+    _roundtrip(fitted, inside)
+
+
+@pytest.mark.parametrize("kind", ["amplitude", "intensity", "db"])
+def test_sar_db_same_result_whatever_the_input_units(kind) -> None:
+    rng = np.random.default_rng(1)
+    intensity = rng.gamma(1.0, 0.05, (1, 50, 50)) + 1e-3
+    x = {"amplitude": np.sqrt(intensity), "intensity": intensity, "db": 10 * np.log10(intensity)}[kind]
+    s = get_scaling("sar", input=kind, method="db", db_min=-30, db_max=5)
+    ref = get_scaling("sar", input="intensity", method="db", db_min=-30, db_max=5)
+    np.testing.assert_allclose(s.forward(x), ref.forward(intensity), atol=1e-5)
+    _roundtrip(s, x, rtol=1e-3)
+
+
+def test_sar_quantile_is_a_scene_statistic() -> None:
+    """sar2rgb-style scaling: linear value / its 99% scene quantile, clipped to 1."""
+    with open_raster(GRD) as src:
+        s = get_scaling("sar", input="amplitude", method="quantile", quantile=0.99).fit_source(src)
+        data, valid = src.read_decimated(10**7)  # the whole scene
+    q = np.quantile(data[0][valid[0]].astype(float) ** 2, 0.99)
+    assert s.params["scale"][0] == pytest.approx(q, rel=0.1)
+    with pytest.raises(InputError, match="not fitted"):
+        get_scaling("sar", method="quantile").forward(np.ones((1, 2, 2)))
+    # the same pixel gets the same value in any window: scaling is per scene, not per tile
+    with rasterio.open(GRD) as raw:
+        block = raw.read(1, window=rasterio.windows.Window(100, 100, 64, 64)).astype(float)[None]
+    a = s.forward(block)[:, 10:20, 10:20]
+    b = s.forward(block[:, 10:20, 10:20])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_dsm_methods(tmp_path) -> None:
+    h = np.add.outer(np.linspace(100, 120, 64), np.zeros(64))[None] + 0.0
+    h[0, 20:30, 20:30] += 15  # a building
+    s = get_scaling("dsm", method="scene_min", p_low=0, max_height=50).fit(h)
+    assert s.params["base"] == [pytest.approx(100.0)]
+    _roundtrip(s, h)
+    dtm = np.add.outer(np.linspace(100, 120, 64), np.zeros(64))[None]
+    above = get_scaling("dsm", method="dtm", max_height=30)
+    y = above.forward(h, aux=dtm)
+    assert y[0, 25, 25] == pytest.approx(0.0)  # 15 m of 30 m -> middle of [-1, 1]
+    assert y[0, 5, 5] == pytest.approx(-1.0)
+    with pytest.raises(InputError, match="needs the DTM"):
+        above.forward(h)
+    local = get_scaling("dsm", method="local_min", radius=8, max_height=30)
+    assert local.halo == 8
+    assert local.forward(h)[0, 25, 25] > 0.9 * y[0, 25, 25] - 0.1
+
+
+def test_unknown_names_and_params_refused() -> None:
+    with pytest.raises(InputError, match="unknown sensor"):
+        get_scaling("lidar2")
+    with pytest.raises(InputError, match="unknown parameter"):
+        get_scaling("sar", db_mn=-20)
+    with pytest.raises(InputError):
+        get_scaling("sar", method="log")
+    assert set(SENSORS) == {"optical_u8", "optical_reflectance", "sar", "dsm"}
+
+
+def test_invalid_pixels_map_to_zero() -> None:
+    with rasterio.open(RGB) as ds:
+        x = ds.read(window=rasterio.windows.Window(0, 0, 64, 64))
+        valid = ds.read_masks(window=rasterio.windows.Window(0, 0, 64, 64)) > 0
+    y = get_scaling("optical_u8").forward(x, valid)
+    assert (y[~valid] == 0).all()
