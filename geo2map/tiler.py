@@ -35,9 +35,10 @@ from rasterio.windows import Window
 from geo2map.errors import InputError, OutputError, OutputExistsError, RasterReadError
 from geo2map.mosaic.accumulator import StreamingMosaic
 from geo2map.mosaic.blend import BlendMethod
-from geo2map.raster.open import RasterSource, open_raster
+from geo2map.raster.open import RasterSource, block_cache_env, open_raster
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import (
+    BackgroundWriter,
     OutputSpec,
     Preset,
     RasterWriter,
@@ -152,6 +153,7 @@ def remosaic_raster(
     blend: str | BlendMethod = "cosine",
     fn: Callable[[np.ndarray], np.ndarray] | None = None,
     bidx: str | Sequence[int] | None = None,
+    nodata: float | None = None,
     dst_crs: str | None = None,
     allow_ungeoreferenced: bool = False,
     preset: Preset = "deflate",
@@ -161,13 +163,15 @@ def remosaic_raster(
 ) -> str:
     """Tile ``src``, pass each tile through ``fn`` (identity if None), blend, write ``dst``."""
     check_output_path(dst, overwrite)
-    with open_raster(src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced) as source:
+    with open_raster(src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced,
+                     nodata=nodata) as source:
         grid = TileGrid(source.width, source.height, size, overlap, source.transform, source.crs)
         spec = spec_for(source, preset=preset, creation_options=creation_options)
         per_band = source.mask_kind == "nodata" and fn is None
-        with RasterWriter(dst, spec, overwrite) as writer:
+        with block_cache_env(source), RasterWriter(dst, spec, overwrite) as writer, \
+                BackgroundWriter(writer) as sink:
             mosaic = StreamingMosaic(
-                grid, spec.count, spec.dtype, writer, blend=blend, per_band=per_band, fill=spec.nodata
+                grid, spec.count, spec.dtype, sink, blend=blend, per_band=per_band, fill=spec.nodata
             )
             total = len(grid)
             for done, (tile, data, valid) in enumerate(iter_tiles(source, grid), start=1):
@@ -283,9 +287,8 @@ def _prepare_tile_dir(out_dir: str, overwrite: bool) -> str:
             if not overwrite:
                 raise OutputExistsError(f"{out_dir} already holds tiles; pass --overwrite to replace them")
     parent = os.path.dirname(os.path.abspath(out_dir))
-    if not os.path.isdir(parent):
-        raise OutputError(f"output folder {parent} does not exist")
     try:
+        os.makedirs(parent, exist_ok=True)
         return tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out_dir))}.",
                                 suffix=".geo2map-tmp", dir=parent)
     except OSError as exc:
@@ -310,6 +313,7 @@ def tile_raster(
     size: int = 256,
     overlap: int = 64,
     bidx: str | Sequence[int] | None = None,
+    nodata: float | None = None,
     pair: str | os.PathLike[str] | None = None,
     pair_bidx: str | Sequence[int] | None = None,
     pair_resampling: str = "bilinear",
@@ -317,6 +321,7 @@ def tile_raster(
     allow_ungeoreferenced: bool = False,
     skip_empty: bool = True,
     overwrite: bool = False,
+    quicklook: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
 ) -> TileResult:
     """Cut ``src`` into GeoTIFF tiles in ``out_dir`` and write ``out_dir/tiles.gpkg``.
@@ -326,9 +331,11 @@ def tile_raster(
     A tile is skipped when it has no valid pixel (in either raster of a pair).
     The folder is built beside ``out_dir`` and renamed into place when complete;
     ``overwrite`` replaces an earlier tile folder (one holding ``tiles.gpkg``).
+    ``quicklook`` writes a PNG of the scene with the tile grid drawn on it.
     """
     out_dir = os.fspath(out_dir)
-    with open_raster(src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced) as source:
+    with open_raster(src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced,
+                     nodata=nodata) as source, block_cache_env(source):
         grid = TileGrid(source.width, source.height, size, overlap, source.transform, source.crs)
         pair_reader = _PairReader(os.fspath(pair), source, pair_bidx, pair_resampling) if pair else None
         try:
@@ -347,6 +354,10 @@ def tile_raster(
                 }
                 _write_index(written, grid_meta, source.crs, os.path.join(work, INDEX_NAME), bool(pair))
                 _commit_tile_dir(work, out_dir)
+                if quicklook:
+                    from geo2map.plots import grid_quicklook
+
+                    grid_quicklook(source, grid, [grid.tile(r["row"], r["col"]) for r in written], quicklook)
             finally:
                 if os.path.exists(work):
                     shutil.rmtree(work, ignore_errors=True)
@@ -495,8 +506,8 @@ def mosaic_tiles(
         creation_options=creation_options or {}, descriptions=tuple(descriptions),
         colorinterp=tuple(ColorInterp(c) for c in colorinterp), tags=tags,
     )
-    with RasterWriter(dst, spec, overwrite) as writer:
-        mosaic = StreamingMosaic(grid, count, dtype, writer, blend=blend,
+    with RasterWriter(dst, spec, overwrite) as writer, BackgroundWriter(writer) as sink:
+        mosaic = StreamingMosaic(grid, count, dtype, sink, blend=blend,
                                  per_band=kind == "nodata", fill=out_nodata)
         total = len(gdf)
         for done, (path, r, c) in enumerate(zip(paths, gdf["row"], gdf["col"], strict=True), 1):

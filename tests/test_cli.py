@@ -150,3 +150,35 @@ def test_gcp_scene_cli_with_dst_crs(runner, tmp_path: Path) -> None:
     first = sorted((tmp_path / "g").glob("*.tif"))[0]
     with rasterio.open(first) as ds:
         assert ds.crs.to_epsg() == 4326
+
+
+def test_nodata_override_and_quicklook(runner, tmp_path: Path) -> None:
+    """--nodata 0 masks Sentinel-1 GRD border noise; --quicklook draws the grid."""
+    png = tmp_path / "grid.png"
+    res = runner.invoke(cli, ["tile", str(GRD), str(tmp_path / "a"), "-q", "--quicklook", str(png)])
+    assert res.exit_code == 0, res.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    res = runner.invoke(cli, ["tile", str(GRD), str(tmp_path / "b"), "-q", "--nodata", "0"])
+    assert res.exit_code == 0, res.output
+    runner.invoke(cli, ["mosaic", str(tmp_path / "a"), str(tmp_path / "a.tif"), "-q"])
+    runner.invoke(cli, ["mosaic", str(tmp_path / "b"), str(tmp_path / "b.tif"), "-q"])
+    with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
+        va, vb = a.read_masks(1) > 0, b.read_masks(1) > 0
+        assert b.nodata == 0
+        data_b = b.read(1)
+    assert vb.sum() < va.sum()  # the zero-valued border is now nodata
+    assert (data_b[vb] != 0).all()
+
+
+def test_tile_folder_overwrite_rules(runner, tmp_path: Path) -> None:
+    out = tmp_path / "t"
+    assert runner.invoke(cli, ["tile", str(RGB), str(out), "-q"]).exit_code == 0
+    _fails(runner, ["tile", RGB, out, "-q"], "--overwrite")
+    assert runner.invoke(cli, ["tile", str(RGB), str(out), "-q", "--overwrite", "--size", "128",
+                               "--overlap", "16"]).exit_code == 0
+    assert len(list(out.glob("*.tif"))) > 16  # replaced by the finer grid
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "holiday.jpg").write_bytes(b"x")
+    _fails(runner, ["tile", RGB, other, "-q", "--overwrite"], "not empty")
+    assert (other / "holiday.jpg").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import warnings
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -30,6 +31,9 @@ class Geo2MapGroup(click.Group):
             raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGTERM, on_sigterm)
+        # The library already explains missing georeference itself (--allow-ungeoreferenced).
+        for message in (".*Affine.identity.*", "Dataset has no geotransform", "'crs' was not provided"):
+            warnings.filterwarnings("ignore", message=message)
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):

@@ -27,6 +27,11 @@ blend_opt = click.option(
     help="How overlapping tiles are blended: cosine window, linear feather, or none "
     "(each pixel from the tile whose centre is nearest).",
 )
+nodata_opt = click.option(
+    "--nodata", type=float, default=None, metavar="NUMBER|nan",
+    help="Treat this value as nodata in the input (e.g. 0 for Sentinel-1 GRD borders), "
+    "overriding the raster's own nodata.",
+)
 dst_crs_opt = click.option(
     "--dst-crs", default=None, metavar="CRS",
     help="CRS to warp GCP-only rasters (raw Sentinel-1) onto, e.g. EPSG:32633 "

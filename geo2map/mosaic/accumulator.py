@@ -26,7 +26,8 @@ def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Float accumulator values to the output dtype (rounded and clipped for integers)."""
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
-        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+        values = np.rint(values, out=values)
+        return np.clip(values, info.min, info.max, out=values).astype(dtype)
     return values.astype(dtype, copy=False)
 
 
@@ -126,8 +127,7 @@ class StreamingMosaic:
         if self.winner:
             out = np.where(valid, num, self.fill)
         else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out = np.where(valid, num / np.where(valid, den, 1), self.fill)
+            out = np.divide(num, den, out=np.full(num.shape, self.fill, dtype=num.dtype), where=valid)
         self.sink(self._top, _cast(out, self.dtype), valid)
         rows = self._num.shape[1]
         keep = rows - n

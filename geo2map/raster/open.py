@@ -126,6 +126,7 @@ class RasterSource:
     indexes: list[int]
     notes: dict[str, str] = field(default_factory=dict)
     alpha_band: int | None = None
+    nodata_override: float | None = None
     _stack: list[Any] = field(default_factory=list, repr=False)
 
     # -- grid -------------------------------------------------------------
@@ -155,6 +156,8 @@ class RasterSource:
 
     @property
     def nodata(self) -> float | None:
+        if self.nodata_override is not None:
+            return self.nodata_override
         return self.dataset.nodata
 
     @property
@@ -175,7 +178,7 @@ class RasterSource:
         flags = [self.dataset.mask_flag_enums[i - 1] for i in self.indexes]
         if self.alpha_band is not None:
             return "mask"
-        if any(MaskFlags.nodata in f for f in flags):
+        if self.nodata_override is not None or any(MaskFlags.nodata in f for f in flags):
             return "nodata"
         if any(MaskFlags.per_dataset in f or MaskFlags.alpha in f for f in flags):
             return "mask"
@@ -219,6 +222,7 @@ class RasterSource:
                 valid = self.dataset.read_masks(self.indexes, window=window) > 0
         except RasterioError as exc:
             raise RasterReadError(f"cannot read {self.path}: {_one_line(exc)}") from None
+        valid = self._apply_override(data, valid)
         if kind == "nan" or (kind == "nodata" and data.dtype.kind == "f"):
             nan = np.isnan(data)
             if nan.any():
@@ -274,7 +278,19 @@ class RasterSource:
             raise RasterReadError(f"cannot read {self.path}: {_one_line(exc)}") from None
         if data.dtype.kind == "f":
             valid &= ~np.isnan(data)
+        valid = self._apply_override(data, valid)
+        assert valid is not None
         return data, valid
+
+    def _apply_override(self, data: np.ndarray, valid: np.ndarray | None) -> np.ndarray | None:
+        """Mask pixels equal to a user-given nodata value (``--nodata``)."""
+        if self.nodata_override is None:
+            return valid
+        if np.isnan(self.nodata_override):
+            hit = np.isnan(data)
+        else:
+            hit = data == self.nodata_override
+        return ~hit if valid is None else valid & ~hit
 
     # -- lifetime ---------------------------------------------------------
     def close(self) -> None:
@@ -289,6 +305,21 @@ class RasterSource:
         self.close()
 
 
+def block_cache_env(*sources: RasterSource, floor_mb: int = 32, ceiling_mb: int = 512) -> rasterio.Env:
+    """A rasterio Env limiting GDAL's block cache to what streaming needs.
+
+    GDAL's default cache is 5% of RAM and grows to it on a large scene; streaming
+    one strip at a time needs only a few block rows of each raster (read and
+    written), so peak memory stays flat whatever the scene size.
+    """
+    need = 0
+    for src in sources:
+        bh = max(src.block_shape[0], 512)  # outputs are written in 512-row blocks
+        need += 4 * bh * src.width * src.count * max(np.dtype(src.dtype).itemsize, 4)
+    mb = int(min(max(need / 2**20, floor_mb), ceiling_mb))
+    return rasterio.Env(GDAL_CACHEMAX=mb)
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
@@ -301,6 +332,7 @@ def open_raster(
     dst_crs: str | CRS | None = None,
     allow_ungeoreferenced: bool = False,
     resampling: str = "bilinear",
+    nodata: float | None = None,
 ) -> RasterSource:
     """Open a raster for tiling or translation.
 
@@ -312,6 +344,8 @@ def open_raster(
         allow_ungeoreferenced: Accept a raster with neither geotransform nor GCPs
             (pixel coordinates are then used as they are).
         resampling: Resampling used when warping GCP-only rasters.
+        nodata: Treat this value as nodata in the source, overriding (or adding to a
+            raster without) its own nodata, e.g. 0 for Sentinel-1 GRD border noise.
 
     Raises:
         RasterReadError: Not a raster, or unreadable.
@@ -374,8 +408,10 @@ def open_raster(
                 "src_crs": gcp_crs,
                 "resampling": Resampling[resampling],
             }
-            if current.nodata is not None:
-                vrt_kwargs["nodata"] = current.nodata
+            src_nodata = nodata if nodata is not None else current.nodata
+            if src_nodata is not None:
+                vrt_kwargs["src_nodata"] = src_nodata
+                vrt_kwargs["nodata"] = src_nodata
             else:
                 vrt_kwargs["add_alpha"] = True
             current = WarpedVRT(current, **vrt_kwargs)
@@ -393,6 +429,7 @@ def open_raster(
             indexes=indexes,
             notes=notes,
             alpha_band=alphas[0] if alphas else None,
+            nodata_override=nodata,
             _stack=stack,
         )
     except BaseException:

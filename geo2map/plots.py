@@ -1,0 +1,69 @@
+"""Pictures a person would rather look at than read: quicklooks of rasters and tile grids.
+
+Matplotlib (Agg backend) is imported only here, only when a picture is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from geo2map.raster.tiling import Tile, TileGrid
+
+
+def display_rgb(data: np.ndarray, valid: np.ndarray | None = None, p: tuple[float, float] = (2, 98)) -> np.ndarray:
+    """(bands, h, w) → (h, w, 3) floats in [0, 1]: first three bands (or one band as grey),
+    each stretched between its ``p`` percentiles of valid pixels; invalid pixels white."""
+    d = np.asarray(data, dtype=np.float64)
+    d = d[:3] if d.shape[0] >= 3 else np.repeat(d[:1], 3, axis=0)
+    ok = np.all(np.isfinite(d), axis=0)
+    if valid is not None:
+        ok &= valid.all(axis=0) if valid.ndim == 3 else valid
+    out = np.ones(d.shape[1:] + (3,))
+    for b in range(3):
+        vals = d[b][ok]
+        if vals.size == 0:
+            continue
+        lo, hi = np.percentile(vals, p)
+        hi = hi if hi > lo else lo + 1
+        out[..., b] = np.where(ok, np.clip((d[b] - lo) / (hi - lo), 0, 1), 1.0)
+    return out
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def grid_quicklook(source: Any, grid: TileGrid, written: Iterable[Tile], path: str | os.PathLike[str],
+                   max_pixels: int = 1_000_000) -> str:
+    """A PNG of the scene with the tiles drawn on it (written tiles solid, skipped dashed)."""
+    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
+    data, valid = source.read_decimated(max_pixels)
+    written_ids = {(t.row, t.col) for t in written}
+    fig, ax = plt.subplots(figsize=(8, 8 * grid.height / max(grid.width, 1) + 0.6), dpi=110)
+    ax.imshow(display_rgb(data, valid), extent=(0, grid.width, grid.height, 0), interpolation="nearest")
+    for tile in grid:
+        used = (tile.row, tile.col) in written_ids
+        ax.add_patch(Rectangle((tile.col_off, tile.row_off), tile.width, tile.height, fill=False,
+                               lw=0.8 if used else 0.5, ls="-" if used else "--",
+                               ec="tab:red" if used else "0.5"))
+    ax.set_xlim(0, max(grid.width, grid.size))
+    ax.set_ylim(max(grid.height, grid.size), 0)
+    ax.set_title(f"{os.path.basename(str(source.path))}: {len(written_ids)} tiles of {grid.size} px, "
+                 f"overlap {grid.overlap} (dashed: skipped, no valid pixel)", fontsize=9)
+    ax.set_xlabel("column (px)")
+    ax.set_ylabel("row (px)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return os.fspath(path)
