@@ -54,33 +54,40 @@ GRID_KEY = "GEO2MAP_GRID"
 # ---------------------------------------------------------------------------
 # Reading tiles
 # ---------------------------------------------------------------------------
-def _read_strip(source: RasterSource, grid: TileGrid, y: int) -> tuple[np.ndarray, np.ndarray | None]:
-    return source.read(Window(0, y, max(grid.width, grid.size), grid.size))
+def _read_strip(source: RasterSource, grid: TileGrid, y: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray | None]:
+    return source.read(Window(x0, y, x1 - x0, grid.size))
 
 
 def iter_tiles(
-    source: RasterSource, grid: TileGrid, *, skip_empty: bool = True
+    source: RasterSource, grid: TileGrid, *, skip_empty: bool = True, tile_cols: list[int] | None = None
 ) -> Iterator[tuple[Tile, np.ndarray, np.ndarray | None]]:
     """Yield ``(tile, data, valid)`` in row-major order.
 
     ``data`` is ``(bands, size, size)`` in the source dtype, ``valid`` a bool array
     of the same shape or None (all valid). Tiles with no valid pixel are skipped
-    when ``skip_empty``. Reading of the next strip overlaps with the caller's work
-    on the current one.
+    when ``skip_empty``. ``tile_cols`` restricts the tiles to those grid columns
+    (a column stripe). Each tile row is read as one strip; the next strip is read
+    in a background thread while the caller works on the current one.
     """
     offsets = grid.row_offsets
+    cols = list(range(grid.shape[1])) if tile_cols is None else list(tile_cols)
+    if not cols:
+        return
+    x0 = grid.col_offsets[cols[0]]
+    x1 = grid.col_offsets[cols[-1]] + grid.size
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geo2map-read") as pool:
-        nxt: Future[Any] = pool.submit(_read_strip, source, grid, offsets[0])
-        for r, row_tiles in enumerate(grid.tile_rows()):
+        nxt: Future[Any] = pool.submit(_read_strip, source, grid, offsets[0], x0, x1)
+        for r in range(len(offsets)):
             data, valid = nxt.result()
             if r + 1 < len(offsets):
-                nxt = pool.submit(_read_strip, source, grid, offsets[r + 1])
-            for tile in row_tiles:
-                cols = slice(tile.col_off, tile.col_off + grid.size)
-                v = None if valid is None else valid[:, :, cols]
+                nxt = pool.submit(_read_strip, source, grid, offsets[r + 1], x0, x1)
+            for c in cols:
+                tile = grid.tile(r, c)
+                sl = slice(tile.col_off - x0, tile.col_off - x0 + grid.size)
+                v = None if valid is None else valid[:, :, sl]
                 if skip_empty and v is not None and not v.any():
                     continue
-                yield tile, data[:, :, cols], v
+                yield tile, data[:, :, sl], v
 
 
 # ---------------------------------------------------------------------------
@@ -160,25 +167,32 @@ def remosaic_raster(
     creation_options: dict[str, str] | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    max_stripe_width: int = 8192,
 ) -> str:
-    """Tile ``src``, pass each tile through ``fn`` (identity if None), blend, write ``dst``."""
+    """Tile ``src``, pass each tile through ``fn`` (identity if None), blend, write ``dst``.
+
+    Progress counts tiles including empty ones that are skipped.
+    """
     check_output_path(dst, overwrite)
     with open_raster(src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced,
                      nodata=nodata) as source:
         grid = TileGrid(source.width, source.height, size, overlap, source.transform, source.crs)
         spec = spec_for(source, preset=preset, creation_options=creation_options)
         per_band = source.mask_kind == "nodata" and fn is None
-        with block_cache_env(source), RasterWriter(dst, spec, overwrite) as writer, \
-                BackgroundWriter(writer) as sink:
-            mosaic = StreamingMosaic(
-                grid, spec.count, spec.dtype, sink, blend=blend, per_band=per_band, fill=spec.nodata
-            )
-            total = len(grid)
-            for done, (tile, data, valid) in enumerate(iter_tiles(source, grid), start=1):
-                mosaic.add(tile, data if fn is None else fn(data), valid)
-                if progress:
-                    progress(done, total)
-            mosaic.close()
+        stripes = grid.column_stripes(max_stripe_width)
+        total = sum(len(grid.tiles_in_columns(c0, c1)) for c0, c1 in stripes) * grid.shape[0]
+        done = 0
+        with block_cache_env(source, width=stripes[0][1] - stripes[0][0]), \
+                RasterWriter(dst, spec, overwrite) as writer, BackgroundWriter(writer) as sink:
+            for c0, c1 in stripes:
+                mosaic = StreamingMosaic(grid, spec.count, spec.dtype, sink, blend=blend,
+                                         per_band=per_band, fill=spec.nodata, columns=(c0, c1))
+                for tile, data, valid in iter_tiles(source, grid, tile_cols=grid.tiles_in_columns(c0, c1)):
+                    mosaic.add(tile, data if fn is None else fn(data), valid)
+                    done += 1
+                    if progress:
+                        progress(done, total)
+                mosaic.close()
             if progress:
                 progress(total, total)
     return os.fspath(dst)
@@ -472,6 +486,7 @@ def mosaic_tiles(
     creation_options: dict[str, str] | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    max_stripe_width: int = 8192,
 ) -> str:
     """Rebuild a raster on the original grid from a ``geo2map tile`` folder.
 
@@ -506,24 +521,32 @@ def mosaic_tiles(
         creation_options=creation_options or {}, descriptions=tuple(descriptions),
         colorinterp=tuple(ColorInterp(c) for c in colorinterp), tags=tags,
     )
+    stripes = grid.column_stripes(max_stripe_width)
+    jobs = []
+    for c0, c1 in stripes:
+        cols = set(grid.tiles_in_columns(c0, c1))
+        jobs.append(((c0, c1), [(p, int(r), int(c)) for p, r, c in zip(paths, gdf["row"], gdf["col"], strict=True)
+                                if int(c) in cols]))
+    total = sum(len(j) for _, j in jobs)
+    done = 0
     with RasterWriter(dst, spec, overwrite) as writer, BackgroundWriter(writer) as sink:
-        mosaic = StreamingMosaic(grid, count, dtype, sink, blend=blend,
-                                 per_band=kind == "nodata", fill=out_nodata)
-        total = len(gdf)
-        for done, (path, r, c) in enumerate(zip(paths, gdf["row"], gdf["col"], strict=True), 1):
-            tile = grid.tile(int(r), int(c))
-            try:
-                with rasterio.open(path) as ds:
-                    data = ds.read()
-                    valid = ds.read_masks() > 0 if kind != "none" else None
-            except RasterioError as exc:
-                raise RasterReadError(f"cannot read tile {path}: {' '.join(str(exc).split())}") from None
-            if data.dtype.kind == "f":
-                nan = np.isnan(data)
-                if nan.any():
-                    valid = ~nan if valid is None else valid & ~nan
-            mosaic.add(tile, data, valid)
-            if progress:
-                progress(done, total)
-        mosaic.close()
+        for columns, items in jobs:
+            mosaic = StreamingMosaic(grid, count, dtype, sink, blend=blend, per_band=kind == "nodata",
+                                     fill=out_nodata, columns=columns)
+            for path, r, c in items:
+                try:
+                    with rasterio.open(path) as ds:
+                        data = ds.read()
+                        valid = ds.read_masks() > 0 if kind != "none" else None
+                except RasterioError as exc:
+                    raise RasterReadError(f"cannot read tile {path}: {' '.join(str(exc).split())}") from None
+                if data.dtype.kind == "f":
+                    nan = np.isnan(data)
+                    if nan.any():
+                        valid = ~nan if valid is None else valid & ~nan
+                mosaic.add(grid.tile(r, c), data, valid)
+                done += 1
+                if progress:
+                    progress(done, total)
+            mosaic.close()
     return os.fspath(dst)

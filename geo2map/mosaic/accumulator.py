@@ -17,9 +17,9 @@ import numpy as np
 from geo2map.mosaic.blend import BlendMethod, blend_weights, is_winner_takes_all
 from geo2map.raster.tiling import Tile, TileGrid
 
-#: ``sink(row_off, data, valid)``: finished rows, data (bands, n, width) in the
-#: output dtype and valid (bands or 1, n, width) bool.
-RowSink = Callable[[int, np.ndarray, np.ndarray], None]
+#: ``sink(row_off, col_off, data, valid)``: finished rows of one column stripe,
+#: data (bands, n, stripe width) in the output dtype, valid (bands or 1, n, stripe width) bool.
+RowSink = Callable[[int, int, np.ndarray, np.ndarray], None]
 
 
 def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -44,6 +44,8 @@ class StreamingMosaic:
             otherwise one validity per pixel for all bands.
         fill: Value written where no valid tile contributed (nodata; NaN for floats
             by default, 0 for integers).
+        columns: The output columns ``(c0, c1)`` this mosaic builds (a stripe from
+            :meth:`TileGrid.column_stripes`); tiles are clipped to them.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class StreamingMosaic:
         blend: str | BlendMethod = "cosine",
         per_band: bool = False,
         fill: float | None = None,
+        columns: tuple[int, int] | None = None,
     ) -> None:
         self.grid = grid
         self.count = count
@@ -67,9 +70,13 @@ class StreamingMosaic:
             fill = np.nan if self.dtype.kind == "f" else 0
         self.fill = fill
         acc = np.float64 if self.dtype.kind == "f" and self.dtype.itemsize >= 4 else np.float32
+        self.c0, self.c1 = columns or (0, grid.width)
+        if not 0 <= self.c0 < self.c1 <= grid.width:
+            raise ValueError(f"columns {columns} outside the grid's width {grid.width}")
         rows = min(grid.size, grid.height)
-        self._num = np.zeros((count, rows, grid.width), dtype=acc)
-        self._den = np.zeros((count if per_band else 1, rows, grid.width), dtype=np.float32)
+        width = self.c1 - self.c0
+        self._num = np.zeros((count, rows, width), dtype=acc)
+        self._den = np.zeros((count if per_band else 1, rows, width), dtype=np.float32)
         self._top = 0  # first output row not yet handed to the sink
         self._closed = False
 
@@ -98,14 +105,18 @@ class StreamingMosaic:
             raise ValueError(f"tile has {data.shape[0]} bands, mosaic expects {self.count}")
         self._flush(y)
         h = min(tile.height, self.grid.height - y)
-        w = min(tile.width, self.grid.width - x)
+        # the tile's columns inside this mosaic's stripe, in tile and in buffer coordinates
+        t0 = max(self.c0 - x, 0)
+        t1 = min(tile.width, self.c1 - x)
+        if t1 <= t0:
+            return
         b0 = y - self._top
-        num = self._num[:, b0 : b0 + h, x : x + w]
-        den = self._den[:, b0 : b0 + h, x : x + w]
-        wt = self.weights[:h, :w]
-        vals = data[:, :h, :w]
+        num = self._num[:, b0 : b0 + h, x + t0 - self.c0 : x + t1 - self.c0]
+        den = self._den[:, b0 : b0 + h, x + t0 - self.c0 : x + t1 - self.c0]
+        wt = self.weights[:h, t0:t1]
+        vals = data[:, :h, t0:t1]
         if valid is not None:
-            v = valid[..., :h, :w]
+            v = valid[..., :h, t0:t1]
             wt = wt * v  # (h, w) or (bands, h, w)
             if wt.ndim == 3 and den.shape[0] == 1:
                 wt = wt.min(axis=0, keepdims=True)  # a pixel counts only if all bands are valid
@@ -128,7 +139,7 @@ class StreamingMosaic:
             out = np.where(valid, num, self.fill)
         else:
             out = np.divide(num, den, out=np.full(num.shape, self.fill, dtype=num.dtype), where=valid)
-        self.sink(self._top, _cast(out, self.dtype), valid)
+        self.sink(self._top, self.c0, _cast(out, self.dtype), valid)
         rows = self._num.shape[1]
         keep = rows - n
         if keep > 0:

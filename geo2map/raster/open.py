@@ -305,17 +305,20 @@ class RasterSource:
         self.close()
 
 
-def block_cache_env(*sources: RasterSource, floor_mb: int = 32, ceiling_mb: int = 512) -> rasterio.Env:
+def block_cache_env(*sources: RasterSource, width: int | None = None, floor_mb: int = 16,
+                    ceiling_mb: int = 512) -> rasterio.Env:
     """A rasterio Env limiting GDAL's block cache to what streaming needs.
 
     GDAL's default cache is 5% of RAM and grows to it on a large scene; streaming
-    one strip at a time needs only a few block rows of each raster (read and
-    written), so peak memory stays flat whatever the scene size.
+    one strip at a time needs only a couple of block rows of each raster over the
+    columns being processed (``width``, default the whole raster), read and
+    written, so peak memory stays flat whatever the scene size.
     """
     need = 0
     for src in sources:
+        w = min(width or src.width, src.width)
         bh = max(src.block_shape[0], 512)  # outputs are written in 512-row blocks
-        need += 4 * bh * src.width * src.count * max(np.dtype(src.dtype).itemsize, 4)
+        need += 3 * bh * w * src.count * np.dtype(src.dtype).itemsize
     mb = int(min(max(need / 2**20, floor_mb), ceiling_mb))
     return rasterio.Env(GDAL_CACHEMAX=mb)
 

@@ -11,6 +11,7 @@ left to right, then row 1, ...), which the streaming mosaicker relies on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -135,6 +136,26 @@ class TileGrid:
         rows, cols = self.shape
         for r in range(rows):
             yield [self.tile(r, c) for c in range(cols)]
+
+    def column_stripes(self, max_width: int = 8192, align: int = 512) -> list[tuple[int, int]]:
+        """Split the output columns into stripes processed one after another.
+
+        Streaming row by row keeps memory proportional to the width mosaicked at
+        once; very wide scenes are therefore mosaicked in vertical stripes of at
+        most ``max_width`` columns (multiples of ``align``, the output block size),
+        so memory stays flat whatever the scene's width too. Tiles straddling a
+        stripe border are used by both stripes.
+        """
+        if self.width <= max_width:
+            return [(0, self.width)]
+        n = math.ceil(self.width / max_width)
+        step = math.ceil(self.width / n / align) * align
+        edges = list(range(0, self.width, step)) + [self.width]
+        return list(zip(edges[:-1], edges[1:], strict=True))
+
+    def tiles_in_columns(self, c0: int, c1: int) -> list[int]:
+        """Indexes of tile columns that touch output columns ``[c0, c1)``."""
+        return [i for i, off in enumerate(self.col_offsets) if off < c1 and off + self.size > c0]
 
     def bounds(self, tile: Tile) -> tuple[float, float, float, float]:
         """Tile footprint ``(left, bottom, right, top)`` in the raster's CRS."""

@@ -190,9 +190,9 @@ class BackgroundWriter:
     at :meth:`close`.
     """
 
-    def __init__(self, sink: Callable[[int, np.ndarray, np.ndarray], None], depth: int = 2) -> None:
+    def __init__(self, sink: Callable[..., None], depth: int = 2) -> None:
         self._sink = sink
-        self._queue: queue.Queue[tuple[int, np.ndarray, np.ndarray] | None] = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="geo2map-write", daemon=True)
         self._thread.start()
@@ -208,10 +208,10 @@ class BackgroundWriter:
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
                     self._error = exc
 
-    def __call__(self, row_off: int, data: np.ndarray, valid: np.ndarray) -> None:
+    def __call__(self, *args: Any) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put((row_off, data, valid))
+        self._queue.put(args)
 
     def close(self) -> None:
         """Wait for queued rows to be written; raise the thread's error if any."""
@@ -241,12 +241,13 @@ class BackgroundWriter:
 class RasterWriter:
     """Write finished rows to an output raster, atomically.
 
-    Rows may arrive in any chunk size, top to bottom; they are buffered to whole
-    512-pixel block rows so each GeoTIFF block is compressed exactly once and the
-    GDAL block cache never has to hold partial blocks.
+    Rows arrive top to bottom for each column stripe (``col_off`` = the stripe's
+    first column; one stripe covering the full width in the common case). They are
+    buffered to whole 512-pixel block rows so each GeoTIFF block is compressed
+    exactly once and the GDAL block cache never holds partial blocks.
 
     Use as a context manager: the output appears at ``path`` only if the block
-    exits without an exception.
+    exits without an exception and every pixel was written.
     """
 
     def __init__(self, path: str | os.PathLike[str], spec: OutputSpec, overwrite: bool = False):
@@ -256,9 +257,9 @@ class RasterWriter:
         self._atomic: contextlib.AbstractContextManager[str] | None = None
         self._ds: Any = None
         self._tmp = ""
-        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
-        self._pending_rows = 0
-        self._next_row = 0
+        self._pending: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._next_row: dict[int, int] = {}
+        self._pixels = 0
 
     def __enter__(self) -> RasterWriter:
         self._atomic = atomic_path(self.path, self.overwrite)
@@ -277,41 +278,46 @@ class RasterWriter:
             self._ds.update_tags(**self.spec.tags)
         return self
 
-    def write_rows(self, row_off: int, data: np.ndarray, valid: np.ndarray | None = None) -> None:
-        """Write ``data`` (bands, n, width) at ``row_off``; ``valid`` (k, n, width) bool or None."""
-        if row_off != self._next_row:
-            raise ValueError(f"rows must be written in order: expected {self._next_row}, got {row_off}")
+    def write_rows(self, row_off: int, col_off: int, data: np.ndarray, valid: np.ndarray | None = None) -> None:
+        """Write ``data`` (bands, n, w) at ``(row_off, col_off)``; ``valid`` (k, n, w) bool or None."""
+        expected = self._next_row.get(col_off, 0)
+        if row_off != expected:
+            raise ValueError(f"rows must be written in order: expected {expected}, got {row_off}")
         if valid is None:
             valid = np.ones((1, *data.shape[1:]), dtype=bool)
-        self._pending.append((data, valid))
-        self._pending_rows += data.shape[1]
-        self._next_row += data.shape[1]
-        if self._pending_rows >= BLOCK or self._next_row >= self.spec.height:
-            self._drain(final=self._next_row >= self.spec.height)
+        pending = self._pending.setdefault(col_off, [])
+        pending.append((data, valid))
+        self._next_row[col_off] = expected + data.shape[1]
+        final = self._next_row[col_off] >= self.spec.height
+        if final or sum(d.shape[1] for d, _ in pending) >= BLOCK:
+            self._drain(col_off, final)
 
     __call__ = write_rows  # a RasterWriter is a RowSink
 
-    def _drain(self, final: bool) -> None:
-        data = np.concatenate([d for d, _ in self._pending], axis=1)
-        valid = np.concatenate([v for _, v in self._pending], axis=1)
+    def _drain(self, col_off: int, final: bool) -> None:
+        pending = self._pending.pop(col_off)
+        data = np.concatenate([d for d, _ in pending], axis=1) if len(pending) > 1 else pending[0][0]
+        valid = np.concatenate([v for _, v in pending], axis=1) if len(pending) > 1 else pending[0][1]
         n = data.shape[1] if final else (data.shape[1] // BLOCK) * BLOCK
-        top = self._next_row - data.shape[1]
-        window = Window(0, top, self.spec.width, n)
+        top = self._next_row[col_off] - data.shape[1]
+        window = Window(col_off, top, data.shape[2], n)
         try:
             self._ds.write(data[:, :n], window=window)
             if self.spec.internal_mask:
                 self._ds.write_mask(valid[:, :n].any(axis=0).astype(np.uint8) * 255, window=window)
         except RasterioError as exc:
             raise OutputError(f"cannot write {self.path}: {' '.join(str(exc).split())}") from None
-        self._pending = [(data[:, n:], valid[:, n:])] if n < data.shape[1] else []
-        self._pending_rows = data.shape[1] - n
+        self._pixels += n * data.shape[2]
+        if n < data.shape[1]:
+            self._pending[col_off] = [(data[:, n:], valid[:, n:])]
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         assert self._atomic is not None
         try:
-            if exc_type is None and self._next_row != self.spec.height:
+            if exc_type is None and self._pixels != self.spec.width * self.spec.height:
                 raise OutputError(
-                    f"internal error: {self._next_row} of {self.spec.height} rows written to {self.path}"
+                    f"internal error: {self._pixels} of {self.spec.width * self.spec.height} pixels "
+                    f"written to {self.path}"
                 )
             self._ds.close()
             if exc_type is None and self.spec.preset == "cog":
