@@ -34,5 +34,5 @@ def test_readme_setup_pins_cpu_torch() -> None:
 def test_bundled_data_has_licences() -> None:
     notes = (ROOT / "tests" / "data" / "README.md").read_text()
     for f in (ROOT / "tests" / "data").iterdir():
-        if f.suffix in {".tif", ".tiff", ".jpg", ".png"}:
+        if f.suffix in {".tif", ".tiff", ".jpg", ".png", ".json"} or f.is_dir():
             assert f.name in notes, f"{f.name} has no provenance/licence note"

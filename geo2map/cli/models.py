@@ -1,0 +1,92 @@
+"""``geo2map models``: list, describe and import models."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group(short_help="List, describe and import models.")
+def models() -> None:
+    """Model files are .safetensors files whose metadata holds a JSON model card."""
+
+
+@models.command("list")
+def list_models() -> None:
+    """Built-in and plugin models with their cards' one-line summaries."""
+    from geo2map.models.package import read_card
+    from geo2map.models.registry import available
+
+    found = available()
+    if not found:
+        click.echo("no built-in models are installed (a model file path works wherever a name does)")
+        return
+    for name, path in sorted(found.items()):
+        try:
+            line = read_card(path).one_line()
+        except Exception as exc:  # noqa: BLE001 - list the others
+            line = f"(unreadable: {exc})"
+        click.echo(f"{name:12s} {line}")
+
+
+@models.command("info")
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole card as JSON.")
+def info(model: str, as_json: bool) -> None:
+    """Show the model card of a built-in model NAME or a model file PATH."""
+    from geo2map.models.package import read_card
+    from geo2map.models.registry import resolve
+
+    card = read_card(resolve(model))
+    if as_json:
+        click.echo(json.dumps(card.to_dict(), indent=2))
+        return
+    a = card.architecture
+    click.echo(f"{card.name}: {card.summary}")
+    click.echo(f"  task            {card.task}, inference in {card.inference_mode} mode")
+    click.echo(f"  architecture    {a.generator}, ngf {a.ngf}, norm {a.norm}, dropout {a.dropout}")
+    click.echo(f"  input bands     {', '.join(b.name for b in card.input_bands) or a.in_bands}")
+    click.echo(f"  input scaling   {card.input_scaling['name']} {json.dumps(card.input_scaling.get('params', {}))}")
+    click.echo(f"  output bands    {', '.join(b.name for b in card.output_bands) or a.out_bands} ({card.output_dtype})")
+    click.echo(f"  output scaling  {card.output_scaling['name']} {json.dumps(card.output_scaling.get('params', {}))}")
+    click.echo(f"  tiles           {card.tile_size} px, overlap {card.overlap}")
+    if card.training:
+        click.echo(f"  training        {json.dumps(card.training)}")
+    if card.metrics:
+        click.echo(f"  metrics         {json.dumps(card.metrics)}")
+    if card.licence:
+        click.echo(f"  licence         {card.licence}")
+
+
+@models.command("import")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--arch", required=True, type=click.Choice(["unet_128", "unet_256", "resnet_6blocks", "resnet_9blocks"]),
+              help="The reference architecture (netG) the checkpoint was trained with.")
+@click.option("--in-bands", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--out-bands", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--ngf", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--norm", type=click.Choice(["batch", "instance", "none"]), default=None,
+              help="Default: batch for U-Nets (pix2pix), instance for ResNets (CycleGAN).")
+@click.option("--dropout/--no-dropout", default=None, help="Default: on for U-Nets, off for ResNets.")
+@click.option("--inference-mode", type=click.Choice(["eval", "train"]), default=None,
+              help="Default: train for pix2pix U-Nets (as the reference's test.py), eval otherwise.")
+@click.option("--name", default=None, help="Model name for the card.")
+@click.option("--half", is_flag=True, help="Store weights as float16.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .safetensors file to write.")
+@click.option("--overwrite", is_flag=True)
+def import_(checkpoint: str, arch: str, in_bands: int, out_bands: int, ngf: int, norm: str | None,
+            dropout: bool | None, inference_mode: str | None, name: str | None, half: bool, output: str,
+            overwrite: bool) -> None:
+    """Convert a reference pix2pix/CycleGAN CHECKPOINT (.pth, read weights-only) into a model file."""
+    from geo2map.models.compat import import_reference_checkpoint
+    from geo2map.raster.write import check_output_path
+
+    check_output_path(output, overwrite)
+    card = import_reference_checkpoint(checkpoint, output, arch=arch, in_bands=in_bands, out_bands=out_bands,
+                                       ngf=ngf, norm=norm, dropout=dropout, name=name,
+                                       inference_mode=inference_mode, half=half)
+    click.echo(f"wrote {output}: {card.one_line()}")
+
+
+import_.name = "import"

@@ -1,0 +1,1 @@
+"""Models: networks, the self-describing model file, built-in model registry, reference import."""

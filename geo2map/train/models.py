@@ -1,0 +1,193 @@
+"""The two training setups: Pix2Pix (paired) and CycleGAN (unpaired).
+
+Each owns its networks and optimisers and exposes ``step(batch, noise_sigma)``
+returning a dict of float losses, plus ``generator()`` (the A→B network that
+goes into the model file), ``state_dict()`` / ``load_state_dict()`` for exact
+checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from geo2map.models.networks import build_discriminator, build_generator
+from geo2map.train.config import TrainConfig
+from geo2map.train.losses import GANLoss, ImagePool, instance_noise, set_requires_grad
+
+
+class _Base:
+    nets: dict[str, nn.Module]
+    opts: dict[str, torch.optim.Optimizer]
+
+    def __init__(self, cfg: TrainConfig, in_bands: int, out_bands: int, device: torch.device,
+                 autocast_dtype: torch.dtype | None) -> None:
+        self.cfg = cfg
+        self.in_bands, self.out_bands = in_bands, out_bands
+        self.device = device
+        self.autocast_dtype = autocast_dtype
+        self.gan = GANLoss(cfg.gan_mode, cfg.label_smoothing).to(device)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
+
+    def _g(self, i: int, o: int) -> nn.Module:
+        c = self.cfg
+        return build_generator(c.generator, i, o, ngf=c.ngf, norm=c.norm, dropout=c.dropout,  # type: ignore[arg-type]
+                               init=c.init, init_gain=c.init_gain)  # type: ignore[arg-type]
+
+    def _d(self, i: int) -> nn.Module:
+        c = self.cfg
+        return build_discriminator(c.discriminator, i, ndf=c.ndf, n_layers=c.n_layers_d, norm=c.norm,  # type: ignore[arg-type]
+                                   init=c.init, init_gain=c.init_gain)  # type: ignore[arg-type]
+
+    def _finish(self) -> None:
+        fmt = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+        for net in self.nets.values():
+            net.to(self.device, memory_format=fmt)
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _to(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x
+
+    def _backward_step(self, loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+        self.scaler.scale(loss).backward()
+        self.scaler.step(opt)
+        self.scaler.update()
+
+    def train(self, flag: bool = True) -> None:
+        for net in self.nets.values():
+            net.train(flag)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "nets": {k: v.state_dict() for k, v in self.nets.items()},
+            "opts": {k: v.state_dict() for k, v in self.opts.items()},
+            "scaler": self.scaler.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k, v in self.nets.items():
+            v.load_state_dict(state["nets"][k])
+        for k, o in self.opts.items():
+            o.load_state_dict(state["opts"][k])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+
+
+class Pix2Pix(_Base):
+    """cGAN + λ·L1 (Isola et al. 2017): D sees (input, output) pairs."""
+
+    def __init__(self, cfg: TrainConfig, in_bands: int, out_bands: int, device: torch.device,
+                 autocast_dtype: torch.dtype | None = None) -> None:
+        super().__init__(cfg, in_bands, out_bands, device, autocast_dtype)
+        self.nets = {"G": self._g(in_bands, out_bands), "D": self._d(in_bands + out_bands)}
+        self._finish()
+        betas = (cfg.beta1, cfg.beta2)
+        self.opts = {
+            "G": torch.optim.Adam(self.nets["G"].parameters(), lr=cfg.lr_g, betas=betas),
+            "D": torch.optim.Adam(self.nets["D"].parameters(), lr=cfg.lr_d, betas=betas),
+        }
+
+    def generator(self) -> nn.Module:
+        return self.nets["G"]
+
+    def step(self, batch: dict[str, Any], noise_sigma: float = 0.0) -> dict[str, float]:
+        G, D = self.nets["G"], self.nets["D"]
+        real_a, real_b = self._to(batch["A"]), self._to(batch["B"])
+        with self.autocast():
+            fake_b = G(real_a)
+        # discriminator
+        set_requires_grad([D], True)
+        self.opts["D"].zero_grad(set_to_none=True)
+        with self.autocast():
+            pred_fake = D(instance_noise(torch.cat([real_a, fake_b.detach()], 1), noise_sigma))
+            pred_real = D(instance_noise(torch.cat([real_a, real_b], 1), noise_sigma))
+            loss_d = 0.5 * (self.gan(pred_fake, False) + self.gan(pred_real, True))
+        self._backward_step(loss_d, self.opts["D"])
+        # generator
+        set_requires_grad([D], False)
+        self.opts["G"].zero_grad(set_to_none=True)
+        with self.autocast():
+            loss_g_gan = self.gan(D(torch.cat([real_a, fake_b], 1)), True, for_discriminator=False)
+            loss_l1 = F.l1_loss(fake_b.float(), real_b.float())
+            loss_g = loss_g_gan + self.cfg.lambda_l1 * loss_l1
+        self._backward_step(loss_g, self.opts["G"])
+        return {"D": float(loss_d.detach()), "G_GAN": float(loss_g_gan.detach()), "G_L1": float(loss_l1.detach())}
+
+
+class CycleGAN(_Base):
+    """Two generators, two discriminators, cycle and identity losses (Zhu et al. 2017)."""
+
+    def __init__(self, cfg: TrainConfig, in_bands: int, out_bands: int, device: torch.device,
+                 autocast_dtype: torch.dtype | None = None) -> None:
+        super().__init__(cfg, in_bands, out_bands, device, autocast_dtype)
+        self.nets = {
+            "G_A": self._g(in_bands, out_bands),  # A -> B
+            "G_B": self._g(out_bands, in_bands),  # B -> A
+            "D_A": self._d(out_bands),  # judges B-domain images
+            "D_B": self._d(in_bands),
+        }
+        self._finish()
+        betas = (cfg.beta1, cfg.beta2)
+        g_params = list(self.nets["G_A"].parameters()) + list(self.nets["G_B"].parameters())
+        d_params = list(self.nets["D_A"].parameters()) + list(self.nets["D_B"].parameters())
+        self.opts = {"G": torch.optim.Adam(g_params, lr=cfg.lr_g, betas=betas),
+                     "D": torch.optim.Adam(d_params, lr=cfg.lr_d, betas=betas)}
+        self.pool_a, self.pool_b = ImagePool(cfg.pool_size), ImagePool(cfg.pool_size)
+        # identity loss needs G_A(B) to make sense: only when the band counts match
+        self.use_identity = cfg.lambda_identity > 0 and in_bands == out_bands
+
+    def generator(self) -> nn.Module:
+        return self.nets["G_A"]
+
+    def step(self, batch: dict[str, Any], noise_sigma: float = 0.0) -> dict[str, float]:
+        n = self.nets
+        c = self.cfg
+        real_a, real_b = self._to(batch["A"]), self._to(batch["B"])
+        set_requires_grad([n["D_A"], n["D_B"]], False)
+        self.opts["G"].zero_grad(set_to_none=True)
+        with self.autocast():
+            fake_b = n["G_A"](real_a)
+            rec_a = n["G_B"](fake_b)
+            fake_a = n["G_B"](real_b)
+            rec_b = n["G_A"](fake_a)
+            loss_idt = torch.zeros((), device=self.device)
+            if self.use_identity:
+                loss_idt = (F.l1_loss(n["G_A"](real_b).float(), real_b.float())
+                            + F.l1_loss(n["G_B"](real_a).float(), real_a.float())) * c.lambda_cycle * c.lambda_identity
+            loss_gan = (self.gan(n["D_A"](fake_b), True, for_discriminator=False)
+                        + self.gan(n["D_B"](fake_a), True, for_discriminator=False))
+            loss_cycle = (F.l1_loss(rec_a.float(), real_a.float())
+                          + F.l1_loss(rec_b.float(), real_b.float())) * c.lambda_cycle
+            loss_g = loss_gan + loss_cycle + loss_idt
+        self._backward_step(loss_g, self.opts["G"])
+        set_requires_grad([n["D_A"], n["D_B"]], True)
+        self.opts["D"].zero_grad(set_to_none=True)
+        with self.autocast():
+            pb = self.pool_b.query(fake_b)
+            pa = self.pool_a.query(fake_a)
+            loss_d_a = 0.5 * (self.gan(n["D_A"](instance_noise(real_b, noise_sigma)), True)
+                              + self.gan(n["D_A"](instance_noise(pb.detach(), noise_sigma)), False))
+            loss_d_b = 0.5 * (self.gan(n["D_B"](instance_noise(real_a, noise_sigma)), True)
+                              + self.gan(n["D_B"](instance_noise(pa.detach(), noise_sigma)), False))
+        self._backward_step(loss_d_a + loss_d_b, self.opts["D"])
+        return {"D_A": float(loss_d_a.detach()), "D_B": float(loss_d_b.detach()), "G_GAN": float(loss_gan.detach()),
+                "cycle": float(loss_cycle.detach()), "idt": float(loss_idt.detach())}
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["pools"] = {"A": self.pool_a.state(), "B": self.pool_b.state()}
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.pool_a.load(state["pools"]["A"], self.device)
+        self.pool_b.load(state["pools"]["B"], self.device)
