@@ -28,8 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-GTIFF_CO = ["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=2", "BLOCKXSIZE=512", "BLOCKYSIZE=512",
-            "NUM_THREADS=ALL_CPUS", "BIGTIFF=IF_SAFER"]
+GTIFF_CO = [
+    "TILED=YES",
+    "COMPRESS=DEFLATE",
+    "PREDICTOR=2",
+    "BLOCKXSIZE=512",
+    "BLOCKYSIZE=512",
+    "NUM_THREADS=ALL_CPUS",
+    "BIGTIFF=IF_SAFER",
+]
 
 
 def make_scene(path: Path, size: int, seed: int = 0) -> None:
@@ -41,10 +48,21 @@ def make_scene(path: Path, size: int, seed: int = 0) -> None:
     waves = [(rng.uniform(2, 40, 2), rng.uniform(0, 2 * np.pi, 2), rng.uniform(0.3, 1)) for _ in range(8)]
     x = np.linspace(0, 1, size, dtype=np.float32)[None, :]
     profile = {
-        "driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
-        "crs": "EPSG:32633", "transform": from_origin(300000, 5000000, 10, 10), "tiled": True,
-        "blockxsize": 512, "blockysize": 512, "compress": "deflate", "predictor": 2,
-        "num_threads": "ALL_CPUS", "bigtiff": "IF_SAFER", "photometric": "RGB",
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 3,
+        "dtype": "uint8",
+        "crs": "EPSG:32633",
+        "transform": from_origin(300000, 5000000, 10, 10),
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "deflate",
+        "predictor": 2,
+        "num_threads": "ALL_CPUS",
+        "bigtiff": "IF_SAFER",
+        "photometric": "RGB",
     }
     with rasterio.open(path, "w", **profile) as dst:
         for r0 in range(0, size, 512):
@@ -113,8 +131,10 @@ def bench(size: int, work: Path, with_retile: bool) -> list[tuple[str, float, fl
     if not scene.exists():
         t0 = time.perf_counter()
         make_scene(scene, size)
-        print(f"# generated {scene.name} ({scene.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s",
-              flush=True)
+        print(
+            f"# generated {scene.name} ({scene.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
     rows = []
     wall, rss = run(geo2map_cmd(scene, work / "g2m.tif"))
     rows.append(("geo2map tile+cosine mosaic (identity)", wall, rss))
@@ -133,8 +153,24 @@ def bench(size: int, work: Path, with_retile: bool) -> list[tuple[str, float, fl
         tiles = work / f"retile_{size}"
         shutil.rmtree(tiles, ignore_errors=True)
         tiles.mkdir()
-        t = [run([retile, "-q", "-ps", "256", "256", "-overlap", "64", "-co", "COMPRESS=DEFLATE",
-                  "-targetDir", str(tiles), str(scene)])]
+        t = [
+            run(
+                [
+                    retile,
+                    "-q",
+                    "-ps",
+                    "256",
+                    "256",
+                    "-overlap",
+                    "64",
+                    "-co",
+                    "COMPRESS=DEFLATE",
+                    "-targetDir",
+                    str(tiles),
+                    str(scene),
+                ]
+            )
+        ]
         listing = work / "tiles.txt"
         listing.write_text("\n".join(sorted(glob.glob(str(tiles / "*.tif")))))
         t.append(run(["gdalbuildvrt", "-q", "-input_file_list", str(listing), str(work / "retile.vrt")]))
@@ -159,7 +195,7 @@ def main() -> None:
     for size in args.sizes:
         results[size] = bench(size, work, with_retile=not args.no_retile)
     print()
-    print(f"| scene | method | wall s | peak RSS MB | x gdal_translate |")
+    print("| scene | method | wall s | peak RSS MB | x gdal_translate |")
     print("|---|---|---:|---:|---:|")
     for size, rows in results.items():
         ref = next((w for n, w, _ in rows if n.startswith("gdal_translate")), None)

@@ -42,8 +42,9 @@ def _pyplot() -> Any:
     return plt
 
 
-def grid_quicklook(source: Any, grid: TileGrid, written: Iterable[Tile], path: str | os.PathLike[str],
-                   max_pixels: int = 1_000_000) -> str:
+def grid_quicklook(
+    source: Any, grid: TileGrid, written: Iterable[Tile], path: str | os.PathLike[str], max_pixels: int = 1_000_000
+) -> str:
     """A PNG of the scene with the tiles drawn on it (written tiles solid, skipped dashed)."""
     plt = _pyplot()
     from matplotlib.patches import Rectangle
@@ -54,13 +55,24 @@ def grid_quicklook(source: Any, grid: TileGrid, written: Iterable[Tile], path: s
     ax.imshow(display_rgb(data, valid), extent=(0, grid.width, grid.height, 0), interpolation="nearest")
     for tile in grid:
         used = (tile.row, tile.col) in written_ids
-        ax.add_patch(Rectangle((tile.col_off, tile.row_off), tile.width, tile.height, fill=False,
-                               lw=0.8 if used else 0.5, ls="-" if used else "--",
-                               ec="tab:red" if used else "0.5"))
+        ax.add_patch(
+            Rectangle(
+                (tile.col_off, tile.row_off),
+                tile.width,
+                tile.height,
+                fill=False,
+                lw=0.8 if used else 0.5,
+                ls="-" if used else "--",
+                ec="tab:red" if used else "0.5",
+            )
+        )
     ax.set_xlim(0, max(grid.width, grid.size))
     ax.set_ylim(max(grid.height, grid.size), 0)
-    ax.set_title(f"{os.path.basename(str(source.path))}: {len(written_ids)} tiles of {grid.size} px, "
-                 f"overlap {grid.overlap} (dashed: skipped, no valid pixel)", fontsize=9)
+    ax.set_title(
+        f"{os.path.basename(str(source.path))}: {len(written_ids)} tiles of {grid.size} px, "
+        f"overlap {grid.overlap} (dashed: skipped, no valid pixel)",
+        fontsize=9,
+    )
     ax.set_xlabel("column (px)")
     ax.set_ylabel("row (px)")
     fig.tight_layout()

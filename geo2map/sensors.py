@@ -112,9 +112,7 @@ class Scaling:
         return self.fit(data, valid)
 
     # -- mapping ----------------------------------------------------------
-    def forward(
-        self, x: np.ndarray, valid: np.ndarray | None = None, aux: np.ndarray | None = None
-    ) -> np.ndarray:
+    def forward(self, x: np.ndarray, valid: np.ndarray | None = None, aux: np.ndarray | None = None) -> np.ndarray:
         """Raw values (bands, h, w) → float32 in [-1, 1]; invalid pixels → 0."""
         y = self._forward(np.asarray(x, dtype=np.float64), aux)
         if valid is not None:
@@ -309,8 +307,7 @@ class DSM(Scaling):
     def fit(self, data: np.ndarray, valid: np.ndarray | None = None) -> Scaling:
         if not self.needs_fit:
             return self
-        base = [float(np.percentile(_valid_values(data, valid, b), self.params["p_low"]))
-                for b in range(data.shape[0])]
+        base = [float(np.percentile(_valid_values(data, valid, b), self.params["p_low"])) for b in range(data.shape[0])]
         return replace(self, params={**self.params, "base": base})
 
     def reference(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
@@ -341,9 +338,7 @@ class DSM(Scaling):
         return h
 
 
-SENSORS: dict[str, type[Scaling]] = {
-    cls.name: cls for cls in (OpticalU8, OpticalReflectance, SAR, DSM)
-}
+SENSORS: dict[str, type[Scaling]] = {cls.name: cls for cls in (OpticalU8, OpticalReflectance, SAR, DSM)}
 ScalingFactory = Callable[..., Scaling]
 
 

@@ -35,6 +35,7 @@ from rasterio.windows import Window
 from geo2map.errors import InputError, OutputError, OutputExistsError, RasterReadError
 from geo2map.mosaic.accumulator import StreamingMosaic
 from geo2map.mosaic.blend import BlendMethod
+from geo2map.raster.gdal_lock import GDAL_LOCK
 from geo2map.raster.open import RasterSource, block_cache_env, open_raster
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import (
@@ -174,19 +175,31 @@ def remosaic_raster(
     Progress counts tiles including empty ones that are skipped.
     """
     check_output_path(dst, overwrite)
-    with open_raster(src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced,
-                     nodata=nodata) as source:
+    with open_raster(
+        src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
+    ) as source:
         grid = TileGrid(source.width, source.height, size, overlap, source.transform, source.crs)
         spec = spec_for(source, preset=preset, creation_options=creation_options)
         per_band = source.mask_kind == "nodata" and fn is None
         stripes = grid.column_stripes(max_stripe_width)
         total = sum(len(grid.tiles_in_columns(c0, c1)) for c0, c1 in stripes) * grid.shape[0]
         done = 0
-        with block_cache_env(source, width=stripes[0][1] - stripes[0][0]), \
-                RasterWriter(dst, spec, overwrite) as writer, BackgroundWriter(writer) as sink:
+        with (
+            block_cache_env(source, width=stripes[0][1] - stripes[0][0]),
+            RasterWriter(dst, spec, overwrite) as writer,
+            BackgroundWriter(writer) as sink,
+        ):
             for c0, c1 in stripes:
-                mosaic = StreamingMosaic(grid, spec.count, spec.dtype, sink, blend=blend,
-                                         per_band=per_band, fill=spec.nodata, columns=(c0, c1))
+                mosaic = StreamingMosaic(
+                    grid,
+                    spec.count,
+                    spec.dtype,
+                    sink,
+                    blend=blend,
+                    per_band=per_band,
+                    fill=spec.nodata,
+                    columns=(c0, c1),
+                )
                 for tile, data, valid in iter_tiles(source, grid, tile_cols=grid.tiles_in_columns(c0, c1)):
                     mosaic.add(tile, data if fn is None else fn(data), valid)
                     done += 1
@@ -212,8 +225,9 @@ class TileResult:
     grid: TileGrid
 
 
-def _tile_profile(source: Any, tile: Tile, count: int, dtype: str, nodata: float | None,
-                  colorinterp: list[ColorInterp]) -> dict[str, Any]:
+def _tile_profile(
+    source: Any, tile: Tile, count: int, dtype: str, nodata: float | None, colorinterp: list[ColorInterp]
+) -> dict[str, Any]:
     profile: dict[str, Any] = {
         "driver": "GTiff",
         "width": tile.width,
@@ -232,10 +246,16 @@ def _tile_profile(source: Any, tile: Tile, count: int, dtype: str, nodata: float
     return profile
 
 
-def _write_tile(path: str, profile: dict[str, Any], data: np.ndarray, valid: np.ndarray | None,
-                internal_mask: bool, meta: tuple[list[Any], list[Any], dict[str, str]]) -> None:
+def _write_tile(
+    path: str,
+    profile: dict[str, Any],
+    data: np.ndarray,
+    valid: np.ndarray | None,
+    internal_mask: bool,
+    meta: tuple[list[Any], list[Any], dict[str, str]],
+) -> None:
     descriptions, _, tags = meta
-    with rasterio.open(path, "w", **profile) as dst:
+    with GDAL_LOCK, rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
         if internal_mask:
             mask = np.ones(data.shape[1:], bool) if valid is None else valid.any(axis=0)
@@ -296,15 +316,17 @@ def _prepare_tile_dir(out_dir: str, overwrite: bool) -> str:
             raise OutputError(f"output {out_dir} is a file, not a folder")
         if os.listdir(out_dir):
             if not os.path.exists(os.path.join(out_dir, INDEX_NAME)):
-                raise OutputError(f"output folder {out_dir} is not empty and holds no {INDEX_NAME}; "
-                                  "choose a new or empty folder")
+                raise OutputError(
+                    f"output folder {out_dir} is not empty and holds no {INDEX_NAME}; choose a new or empty folder"
+                )
             if not overwrite:
                 raise OutputExistsError(f"{out_dir} already holds tiles; pass --overwrite to replace them")
     parent = os.path.dirname(os.path.abspath(out_dir))
     try:
         os.makedirs(parent, exist_ok=True)
-        return tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out_dir))}.",
-                                suffix=".geo2map-tmp", dir=parent)
+        return tempfile.mkdtemp(
+            prefix=f".{os.path.basename(os.path.abspath(out_dir))}.", suffix=".geo2map-tmp", dir=parent
+        )
     except OSError as exc:
         raise OutputError(f"cannot write in {parent}: {exc.strerror}") from None
 
@@ -348,8 +370,12 @@ def tile_raster(
     ``quicklook`` writes a PNG of the scene with the tile grid drawn on it.
     """
     out_dir = os.fspath(out_dir)
-    with open_raster(src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced,
-                     nodata=nodata) as source, block_cache_env(source):
+    with (
+        open_raster(
+            src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
+        ) as source,
+        block_cache_env(source),
+    ):
         grid = TileGrid(source.width, source.height, size, overlap, source.transform, source.crs)
         pair_reader = _PairReader(os.fspath(pair), source, pair_bidx, pair_resampling) if pair else None
         try:
@@ -441,16 +467,16 @@ def _write_tiles(
     return records, skipped
 
 
-def _write_index(records: list[dict[str, Any]], grid_meta: dict[str, Any], crs: CRS | None,
-                 path: str, pair: bool) -> None:
+def _write_index(
+    records: list[dict[str, Any]], grid_meta: dict[str, Any], crs: CRS | None, path: str, pair: bool
+) -> None:
     import geopandas as gpd
 
     columns = ["row", "col", "col_off", "row_off", "width", "height", "file"]
     if pair:
         columns.append("pair_file")
     gdf = gpd.GeoDataFrame(records, columns=[*columns, "geometry"], geometry="geometry", crs=crs)
-    gdf.to_file(path, layer="tiles", driver="GPKG", engine="pyogrio",
-                layer_metadata={GRID_KEY: json.dumps(grid_meta)})
+    gdf.to_file(path, layer="tiles", driver="GPKG", engine="pyogrio", layer_metadata={GRID_KEY: json.dumps(grid_meta)})
 
 
 # ---------------------------------------------------------------------------
@@ -471,8 +497,7 @@ def read_tile_index(tile_dir: str | os.PathLike[str]) -> tuple[Any, TileGrid]:
     except (KeyError, ValueError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InputError(f"{index_path} is not a geo2map tile index ({exc})") from None
     crs = CRS.from_wkt(meta["crs"]) if meta.get("crs") else None
-    grid = TileGrid(meta["width"], meta["height"], meta["size"], meta["overlap"],
-                    Affine(*meta["transform"]), crs)
+    grid = TileGrid(meta["width"], meta["height"], meta["size"], meta["overlap"], Affine(*meta["transform"]), crs)
     return gdf, grid
 
 
@@ -516,26 +541,40 @@ def mosaic_tiles(
     if not internal and out_nodata is None and len(gdf) < len(grid) and np.dtype(dtype).kind != "f":
         internal = True  # skipped tiles leave holes that need a mask
     spec = OutputSpec(
-        width=grid.width, height=grid.height, transform=grid.transform, crs=grid.crs,
-        count=count, dtype=dtype, nodata=out_nodata, internal_mask=internal, preset=preset,
-        creation_options=creation_options or {}, descriptions=tuple(descriptions),
-        colorinterp=tuple(ColorInterp(c) for c in colorinterp), tags=tags,
+        width=grid.width,
+        height=grid.height,
+        transform=grid.transform,
+        crs=grid.crs,
+        count=count,
+        dtype=dtype,
+        nodata=out_nodata,
+        internal_mask=internal,
+        preset=preset,
+        creation_options=creation_options or {},
+        descriptions=tuple(descriptions),
+        colorinterp=tuple(ColorInterp(c) for c in colorinterp),
+        tags=tags,
     )
     stripes = grid.column_stripes(max_stripe_width)
     jobs = []
     for c0, c1 in stripes:
         cols = set(grid.tiles_in_columns(c0, c1))
-        jobs.append(((c0, c1), [(p, int(r), int(c)) for p, r, c in zip(paths, gdf["row"], gdf["col"], strict=True)
-                                if int(c) in cols]))
+        jobs.append(
+            (
+                (c0, c1),
+                [(p, int(r), int(c)) for p, r, c in zip(paths, gdf["row"], gdf["col"], strict=True) if int(c) in cols],
+            )
+        )
     total = sum(len(j) for _, j in jobs)
     done = 0
     with RasterWriter(dst, spec, overwrite) as writer, BackgroundWriter(writer) as sink:
         for columns, items in jobs:
-            mosaic = StreamingMosaic(grid, count, dtype, sink, blend=blend, per_band=kind == "nodata",
-                                     fill=out_nodata, columns=columns)
+            mosaic = StreamingMosaic(
+                grid, count, dtype, sink, blend=blend, per_band=kind == "nodata", fill=out_nodata, columns=columns
+            )
             for path, r, c in items:
                 try:
-                    with rasterio.open(path) as ds:
+                    with GDAL_LOCK, rasterio.open(path) as ds:
                         data = ds.read()
                         valid = ds.read_masks() > 0 if kind != "none" else None
                 except RasterioError as exc:

@@ -43,15 +43,29 @@ def smooth_field(rng: np.random.Generator, bands: int, height: int, width: int) 
     return out
 
 
-def write_raster(path: Path | str, data: np.ndarray, *, nodata: float | None = None,
-                 crs: str | None = "EPSG:32633", transform=None, mask: np.ndarray | None = None,
-                 **extra) -> Path:
+def write_raster(
+    path: Path | str,
+    data: np.ndarray,
+    *,
+    nodata: float | None = None,
+    crs: str | None = "EPSG:32633",
+    transform=None,
+    mask: np.ndarray | None = None,
+    **extra,
+) -> Path:
     """Write a GeoTIFF with rasterio (optionally an internal mask)."""
     bands, h, w = data.shape
     profile = {
-        "driver": "GTiff", "width": w, "height": h, "count": bands, "dtype": data.dtype.name,
-        "crs": crs, "transform": transform if transform is not None else from_origin(500000, 4600000, 10, 10),
-        "nodata": nodata, "photometric": "MINISBLACK", **extra,
+        "driver": "GTiff",
+        "width": w,
+        "height": h,
+        "count": bands,
+        "dtype": data.dtype.name,
+        "crs": crs,
+        "transform": transform if transform is not None else from_origin(500000, 4600000, 10, 10),
+        "nodata": nodata,
+        "photometric": "MINISBLACK",
+        **extra,
     }
     if crs is None and transform is None:
         profile.pop("transform")

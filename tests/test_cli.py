@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-
 from conftest import GRD, RGB, gdalinfo_json, geo2map_exe, smooth_field, write_raster
+
 from geo2map.cli.main import cli
 
 
@@ -61,8 +61,20 @@ def test_tile_then_mosaic_cli(runner, tmp_path: Path) -> None:
     assert gdalinfo_json(tmp_path / "m.tif")["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"] == "COG"
     # existing output needs --overwrite; then it is replaced
     _fails(runner, ["mosaic", tmp_path / "t", tmp_path / "m.tif", "-q"], "--overwrite")
-    res = runner.invoke(cli, ["mosaic", str(tmp_path / "t"), str(tmp_path / "m.tif"), "-q", "--overwrite",
-                              "--blend", "linear", "--co", "COMPRESS=ZSTD"])
+    res = runner.invoke(
+        cli,
+        [
+            "mosaic",
+            str(tmp_path / "t"),
+            str(tmp_path / "m.tif"),
+            "-q",
+            "--overwrite",
+            "--blend",
+            "linear",
+            "--co",
+            "COMPRESS=ZSTD",
+        ],
+    )
     assert res.exit_code == 0, res.output
 
 
@@ -71,10 +83,15 @@ def test_tile_pair_cli(runner, tmp_path: Path) -> None:
     with rasterio.open(RGB) as ds:
         t, crs, shape = ds.transform, ds.crs, ds.shape
     # the same area at half the resolution: cut on RGB's grid
-    low = write_raster(tmp_path / "dsm.tif", (smooth_field(rng, 1, shape[0] // 2, shape[1] // 2) * 100).astype("float32"),
-                       crs=crs.to_string(), transform=t * t.scale(2, 2))
-    res = runner.invoke(cli, ["tile", str(RGB), str(tmp_path / "p"), "--size", "128", "--overlap", "32",
-                              "--pair", str(low), "-q"])
+    low = write_raster(
+        tmp_path / "dsm.tif",
+        (smooth_field(rng, 1, shape[0] // 2, shape[1] // 2) * 100).astype("float32"),
+        crs=crs.to_string(),
+        transform=t * t.scale(2, 2),
+    )
+    res = runner.invoke(
+        cli, ["tile", str(RGB), str(tmp_path / "p"), "--size", "128", "--overlap", "32", "--pair", str(low), "-q"]
+    )
     assert res.exit_code == 0, res.output
     a = sorted(os.listdir(tmp_path / "p" / "A"))
     assert a == sorted(os.listdir(tmp_path / "p" / "B")) and a
@@ -89,22 +106,28 @@ def test_bad_inputs(runner, tmp_path: Path) -> None:
     _fails(runner, ["tile", text, out], "not a raster", out)
     _fails(runner, ["tile", tmp_path / "missing.tif", out], "no such file", out)
     # truncated TIFF: the header is there, the pixels are not
-    good = write_raster(tmp_path / "full.tif", (smooth_field(np.random.default_rng(0), 1, 300, 300) * 255).astype("uint8"))
+    good = write_raster(
+        tmp_path / "full.tif", (smooth_field(np.random.default_rng(0), 1, 300, 300) * 255).astype("uint8")
+    )
     truncated = tmp_path / "truncated.tif"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     _fails(runner, ["tile", truncated, out], "truncated", out)
     # no georeference at all
     bare = write_raster(tmp_path / "bare.tif", np.ones((1, 50, 50), "uint8"), crs=None)
     _fails(runner, ["tile", bare, out], "no georeference", out)
-    res = runner.invoke(cli, ["tile", str(bare), str(tmp_path / "ok"), "--allow-ungeoreferenced", "-q", "--size", "32", "--overlap", "8"])
+    res = runner.invoke(
+        cli,
+        ["tile", str(bare), str(tmp_path / "ok"), "--allow-ungeoreferenced", "-q", "--size", "32", "--overlap", "8"],
+    )
     assert res.exit_code == 0, res.output
     _fails(runner, ["tile", RGB, out, "--bidx", "4"], "out of range", out)
     _fails(runner, ["tile", RGB, out, "--bidx", "a,b"], "bidx", out)
     _fails(runner, ["tile", RGB, out, "--size", "64", "--overlap", "64"], "overlap", out)
     _fails(runner, ["mosaic", tmp_path / "nothing", tmp_path / "m.tif"], "tiles.gpkg", tmp_path / "m.tif")
     _fails(runner, ["mosaic", tmp_path / "ok", tmp_path / "no" / "such" / "m.tif"], "does not exist")
-    _fails(runner, ["mosaic", tmp_path / "ok", tmp_path / "m.tif", "--co", "NOEQUALS"], "NAME=VALUE",
-           tmp_path / "m.tif")
+    _fails(
+        runner, ["mosaic", tmp_path / "ok", tmp_path / "m.tif", "--co", "NOEQUALS"], "NAME=VALUE", tmp_path / "m.tif"
+    )
 
 
 def test_unwritable_output_folder(runner, tmp_path: Path) -> None:
@@ -125,16 +148,22 @@ def test_unwritable_output_folder(runner, tmp_path: Path) -> None:
 def test_sigterm_leaves_no_output(tmp_path: Path) -> None:
     """SIGTERM mid-run: the process exits non-zero and nothing is left at the output path."""
     rng = np.random.default_rng(5)
-    big = write_raster(tmp_path / "big.tif", (smooth_field(rng, 3, 3000, 3000) * 255).astype("uint8"),
-                       tiled=True, blockxsize=256, blockysize=256)
+    big = write_raster(
+        tmp_path / "big.tif",
+        (smooth_field(rng, 3, 3000, 3000) * 255).astype("uint8"),
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+    )
     out = tmp_path / "big_out.tif"
     code = (
         "import sys; from geo2map.cli.main import cli; "
         f"sys.argv=['geo2map','tile','{big}','{tmp_path / 'tiles'}','--size','64','--overlap','8','-q']; cli()"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
-    proc = subprocess.Popen([geo2map_exe(), "mosaic", str(tmp_path / "tiles"), str(out), "-q"],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [geo2map_exe(), "mosaic", str(tmp_path / "tiles"), str(out), "-q"], stderr=subprocess.PIPE, text=True
+    )
     time.sleep(3.0)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -174,8 +203,12 @@ def test_tile_folder_overwrite_rules(runner, tmp_path: Path) -> None:
     out = tmp_path / "t"
     assert runner.invoke(cli, ["tile", str(RGB), str(out), "-q"]).exit_code == 0
     _fails(runner, ["tile", RGB, out, "-q"], "--overwrite")
-    assert runner.invoke(cli, ["tile", str(RGB), str(out), "-q", "--overwrite", "--size", "128",
-                               "--overlap", "16"]).exit_code == 0
+    assert (
+        runner.invoke(
+            cli, ["tile", str(RGB), str(out), "-q", "--overwrite", "--size", "128", "--overlap", "16"]
+        ).exit_code
+        == 0
+    )
     assert len(list(out.glob("*.tif"))) > 16  # replaced by the finer grid
     other = tmp_path / "photos"
     other.mkdir()

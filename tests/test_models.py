@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import DATA
+
 from geo2map.cli.main import cli
 from geo2map.errors import ModelError
 from geo2map.models.card import Architecture, Band, ModelCard
@@ -22,14 +22,19 @@ def _keys(net: torch.nn.Module) -> dict[str, list[int]]:
     return {k: list(v.shape) for k, v in net.state_dict().items()}
 
 
-@pytest.mark.parametrize("case,build", [
-    ("unet_256_batch_dropout_3to3", lambda: build_generator("unet_256", 3, 3, norm="batch", dropout=True)),
-    ("resnet_9blocks_instance_3to3", lambda: build_generator("resnet_9blocks", 3, 3, norm="instance")),
-    ("resnet_9blocks_instance_dropout_3to3",
-     lambda: build_generator("resnet_9blocks", 3, 3, norm="instance", dropout=True)),
-    ("basic_D_batch_6", lambda: build_discriminator("basic", 6, norm="batch")),
-    ("basic_D_instance_3", lambda: build_discriminator("basic", 3, norm="instance")),
-])
+@pytest.mark.parametrize(
+    "case,build",
+    [
+        ("unet_256_batch_dropout_3to3", lambda: build_generator("unet_256", 3, 3, norm="batch", dropout=True)),
+        ("resnet_9blocks_instance_3to3", lambda: build_generator("resnet_9blocks", 3, 3, norm="instance")),
+        (
+            "resnet_9blocks_instance_dropout_3to3",
+            lambda: build_generator("resnet_9blocks", 3, 3, norm="instance", dropout=True),
+        ),
+        ("basic_D_batch_6", lambda: build_discriminator("basic", 6, norm="batch")),
+        ("basic_D_instance_3", lambda: build_discriminator("basic", 3, norm="instance")),
+    ],
+)
 def test_state_dict_keys_match_the_reference(case, build) -> None:
     assert _keys(build()) == REF[case]
 
@@ -62,13 +67,20 @@ def test_discriminators(kind, norm) -> None:
 
 def _card(**kw) -> ModelCard:
     base = dict(
-        name="t", task="pix2pix", summary="test model",
+        name="t",
+        task="pix2pix",
+        summary="test model",
         architecture=Architecture("resnet_6blocks", 2, 3, 8, "instance", False),
-        input_bands=[Band("VV"), Band("VH")], output_bands=[Band("red"), Band("green"), Band("blue")],
+        input_bands=[Band("VV"), Band("VH")],
+        output_bands=[Band("red"), Band("green"), Band("blue")],
         input_scaling={"name": "sar", "params": {"input": "db", "db_min": -30, "db_max": 5}},
         output_scaling={"name": "optical_reflectance", "params": {"low": 0, "high": 3000}},
-        output_dtype="uint16", output_colorinterp=["red", "green", "blue"], tile_size=128, overlap=32,
-        training={"data": "x", "data_licence": "CDLA-Permissive-1.0"}, metrics={"val_L1": 0.1},
+        output_dtype="uint16",
+        output_colorinterp=["red", "green", "blue"],
+        tile_size=128,
+        overlap=32,
+        training={"data": "x", "data_licence": "CDLA-Permissive-1.0"},
+        metrics={"val_L1": 0.1},
         licence="CC-BY-4.0",
     )
     base.update(kw)
@@ -136,8 +148,7 @@ def test_import_reference_checkpoint(tmp_path: Path, runner) -> None:
     ckpt = tmp_path / "latest_net_G_A.pth"
     torch.save(state, ckpt)
     out = tmp_path / "horse2zebra.safetensors"
-    res = runner.invoke(cli, ["models", "import", str(ckpt), "--arch", "resnet_9blocks", "--ngf", "8",
-                              "-o", str(out)])
+    res = runner.invoke(cli, ["models", "import", str(ckpt), "--arch", "resnet_9blocks", "--ngf", "8", "-o", str(out)])
     assert res.exit_code == 0, res.output
     loaded = load_model(out)
     assert loaded.card.task == "cyclegan" and loaded.card.architecture.norm == "instance"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-
 from conftest import RGB, smooth_field
+
 from geo2map.mosaic.accumulator import StreamingMosaic
 from geo2map.mosaic.blend import BLEND_METHODS, blend_weights, get_blend
 from geo2map.mosaic.seams import seam_metric
@@ -116,7 +116,13 @@ def test_invalid_pixels_get_no_weight_and_uncovered_pixels_are_nodata() -> None:
     assert not sink.valid[:40, :40].any()
     np.testing.assert_allclose(sink.out[0][valid], 5.0)
     # garbage under invalid pixels never leaks into valid ones
-    garbage = _mosaic(image, grid, "cosine", per_tile=lambda t, d: np.where(valid[None, t.row_off:t.row_off+64, t.col_off:t.col_off+64], d, 1e6), valid=valid)
+    garbage = _mosaic(
+        image,
+        grid,
+        "cosine",
+        per_tile=lambda t, d: np.where(valid[None, t.row_off : t.row_off + 64, t.col_off : t.col_off + 64], d, 1e6),
+        valid=valid,
+    )
     np.testing.assert_allclose(garbage.out[0][valid], 5.0)
 
 
@@ -144,6 +150,7 @@ def test_cosine_weights_are_a_partition_of_unity() -> None:
 def test_column_stripes_give_the_same_mosaic(tmp_path) -> None:
     """Very wide scenes are mosaicked in column stripes; the result does not change."""
     from conftest import write_raster
+
     from geo2map.tiler import remosaic_raster
 
     rng = np.random.default_rng(11)
@@ -166,7 +173,7 @@ def test_column_stripes_give_the_same_mosaic(tmp_path) -> None:
     # with per-tile offsets (tiles differ), stripes still blend exactly like one pass
     grid_sink = [Collect(1, 300, 1700), Collect(1, 300, 1700)]
     image = data[:1]
-    for sink, width in zip(grid_sink, (8192, 512)):
+    for sink, width in zip(grid_sink, (8192, 512), strict=True):
         for c0, c1 in grid.column_stripes(width):
             m = StreamingMosaic(grid, 1, "float32", sink, columns=(c0, c1))
             for t in grid:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 import rasterio
+from conftest import GRD, RGB, SLC, gdalinfo_json, smooth_field, write_raster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import GRD, RGB, SLC, gdalinfo_json, smooth_field, write_raster
 from geo2map.raster.open import NOTE_COMPLEX, NOTE_WARPED, open_raster
 from geo2map.tiler import mosaic_tiles, remosaic_raster, tile_raster
 
@@ -38,8 +37,9 @@ def _assert_same_pixels(a: Path, b: Path, dtype: str) -> None:
         np.testing.assert_array_equal(db.filled(0), da.filled(0))
 
 
-def _random_raster(tmp: Path, rng: np.random.Generator, dtype: str, bands: int, h: int, w: int,
-                   nodata_mode: str) -> Path:
+def _random_raster(
+    tmp: Path, rng: np.random.Generator, dtype: str, bands: int, h: int, w: int, nodata_mode: str
+) -> Path:
     base = smooth_field(rng, bands, h, w)
     if dtype == "float32":
         data = (base * 2000 - 500).astype(np.float32)
@@ -73,8 +73,9 @@ def _random_raster(tmp: Path, rng: np.random.Generator, dtype: str, bands: int, 
     blend=st.sampled_from(["cosine", "linear", "none"]),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_identity_round_trip_tile_then_mosaic(tmp_path_factory, dtype, bands, h, w, size, overlap_frac,
-                                              nodata_mode, blend, seed) -> None:
+def test_identity_round_trip_tile_then_mosaic(
+    tmp_path_factory, dtype, bands, h, w, size, overlap_frac, nodata_mode, blend, seed
+) -> None:
     tmp = tmp_path_factory.mktemp("rt")
     rng = np.random.default_rng(seed)
     src = _random_raster(tmp, rng, dtype, bands, h, w, nodata_mode)
@@ -163,15 +164,23 @@ def test_pair_on_another_grid_is_resampled(tmp_path: Path) -> None:
     with rasterio.open(RGB) as src:
         t, w, h = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
         data = np.zeros((src.count, h, w), dtype="uint8")
-        reproject(src.read(), data, src_transform=src.transform, src_crs=src.crs, dst_transform=t,
-                  dst_crs="EPSG:4326", src_nodata=0, dst_nodata=0)
+        reproject(
+            src.read(),
+            data,
+            src_transform=src.transform,
+            src_crs=src.crs,
+            dst_transform=t,
+            dst_crs="EPSG:4326",
+            src_nodata=0,
+            dst_nodata=0,
+        )
     other = write_raster(tmp_path / "rgb_4326.tif", data, nodata=0, crs="EPSG:4326", transform=t)
     res = tile_raster(RGB, tmp_path / "pairs", size=128, overlap=32, pair=other)
     import geopandas as gpd
 
     gdf = gpd.read_file(tmp_path / "pairs" / "tiles.gpkg")
     assert len(gdf) == res.written and {"pair_file", "file", "row", "col"} <= set(gdf.columns)
-    for a_rel, b_rel in zip(gdf["file"][:5], gdf["pair_file"][:5]):
+    for a_rel, b_rel in zip(gdf["file"][:5], gdf["pair_file"][:5], strict=True):
         with rasterio.open(tmp_path / "pairs" / a_rel) as a, rasterio.open(tmp_path / "pairs" / b_rel) as b:
             assert a.transform == b.transform and a.crs == b.crs and a.shape == b.shape
             va = a.read_masks(1) > 0

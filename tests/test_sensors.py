@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import rasterio
-
 from conftest import GRD, RGB, write_raster
+
 from geo2map.errors import InputError
 from geo2map.raster.open import open_raster
 from geo2map.sensors import SENSORS, get_scaling, scaling_from_dict

@@ -23,7 +23,7 @@ def test_axis_offsets_cover_full_size_tiles(length: int, size: int, data: st.Dat
         return
     assert offs[-1] + size == length  # last tile shifted inward to the edge
     assert all(o >= 0 and o + size <= length for o in offs)  # never past the edge
-    for a, b in zip(offs, offs[1:]):
+    for a, b in zip(offs, offs[1:], strict=False):
         assert b - a <= stride  # neighbours overlap by at least `overlap`
         assert b > a
 

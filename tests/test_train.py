@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-
 from conftest import DATA, RGB, SHARED, write_raster
+
 from geo2map.cli.main import cli
 from geo2map.models.package import load_model
 from geo2map.train.config import resolve_config
@@ -22,9 +22,24 @@ S2 = {"name": "optical_reflectance", "params": {"mode": "fixed", "low": 0, "high
 
 
 def _tiny(tmp: Path, **kw):
-    base = dict(data=str(BEN), scaling_a=SAR, scaling_b=S2, generator="resnet_6blocks", ngf=8, ndf=8,
-                norm="instance", dropout=False, crop_size=64, tile_size=64, epochs=2, val_fraction=0.34,
-                checkpoint_every=1, device="cpu", samples=2, seed=3)
+    base = dict(
+        data=str(BEN),
+        scaling_a=SAR,
+        scaling_b=S2,
+        generator="resnet_6blocks",
+        ngf=8,
+        ndf=8,
+        norm="instance",
+        dropout=False,
+        crop_size=64,
+        tile_size=64,
+        epochs=2,
+        val_fraction=0.34,
+        checkpoint_every=1,
+        device="cpu",
+        samples=2,
+        seed=3,
+    )
     base.update(kw)
     return resolve_config(base.pop("mode", "pix2pix"), "paper", None, base)
 
@@ -32,15 +47,20 @@ def _tiny(tmp: Path, **kw):
 def _l1(gen, ds) -> float:
     gen.eval()
     with torch.no_grad():
-        return float(np.mean([torch.nn.functional.l1_loss(gen(s["A"][None]), s["B"][None]).item()
-                              for s in (ds[i] for i in range(len(ds)))]))
+        return float(
+            np.mean(
+                [
+                    torch.nn.functional.l1_loss(gen(s["A"][None]), s["B"][None]).item()
+                    for s in (ds[i] for i in range(len(ds)))
+                ]
+            )
+        )
 
 
 def test_overfits_real_sentinel1_to_sentinel2_pairs(tmp_path: Path) -> None:
     """Real learning: on 4 real S1 (VV, VH dB) → S2 (RGB) pairs, 150 Pix2Pix steps (about 20 CPU
     seconds) bring the L1 to under a third of its starting value."""
-    cfg = _tiny(tmp_path, val_fraction=0.34, flip=False, rot90=False, lr_g=2e-3, lr_d=2e-4,
-                lr_schedule="constant")
+    cfg = _tiny(tmp_path, val_fraction=0.34, flip=False, rot90=False, lr_g=2e-3, lr_d=2e-4, lr_schedule="constant")
     data = build_datasets(cfg)
     assert len(data.train) == 4 and len(data.val) == 2
     from geo2map.train.models import Pix2Pix
@@ -48,8 +68,10 @@ def test_overfits_real_sentinel1_to_sentinel2_pairs(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = Pix2Pix(cfg, 2, 3, torch.device("cpu"))
     data.train.train = False  # fixed centre crops: the same 4 targets every step
-    batch = {"A": torch.stack([data.train[i]["A"] for i in range(4)]),
-             "B": torch.stack([data.train[i]["B"] for i in range(4)])}
+    batch = {
+        "A": torch.stack([data.train[i]["A"] for i in range(4)]),
+        "B": torch.stack([data.train[i]["B"] for i in range(4)]),
+    }
     start = _l1(model.generator(), data.train)
     losses = []
     for _ in range(150):
@@ -62,8 +84,9 @@ def test_overfits_real_sentinel1_to_sentinel2_pairs(tmp_path: Path) -> None:
 
 def test_resume_is_exact(tmp_path: Path) -> None:
     """N epochs in one go == N/2 epochs, a stop, a resume and N/2 more (fixed seed, CPU)."""
-    cfg = _tiny(tmp_path, epochs=4, instance_noise=0.1, label_smoothing=0.1, band_jitter=0.1, dropout=True,
-                lr_schedule="linear")
+    cfg = _tiny(
+        tmp_path, epochs=4, instance_noise=0.1, label_smoothing=0.1, band_jitter=0.1, dropout=True, lr_schedule="linear"
+    )
     Trainer(cfg, tmp_path / "one").fit()
     _fit_until(Trainer(cfg, tmp_path / "two"), 2)
     assert torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)["epoch"] == 2
@@ -79,6 +102,7 @@ def test_resume_is_exact(tmp_path: Path) -> None:
 
 def _fit_until(trainer: Trainer, epochs: int) -> None:
     """Run a trainer but stop (as a crash would) after ``epochs`` epochs."""
+
     class Stop(Exception):
         pass
 
@@ -93,15 +117,49 @@ def _fit_until(trainer: Trainer, epochs: int) -> None:
 
 def test_run_folder_contents_and_model_card(tmp_path: Path, runner) -> None:
     out = tmp_path / "run"
-    res = runner.invoke(cli, ["train", "--data", str(BEN), "--out", str(out), "--epochs", "2", "-q",
-                              "--generator", "resnet_6blocks", "--ngf", "8", "--crop-size", "64",
-                              "--set", "ndf=8", "--set", "norm=instance", "--set", "device=cpu",
-                              "--set", f"scaling_a={SAR}".replace("'", '"'),
-                              "--set", f"scaling_b={S2}".replace("'", '"'),
-                              "--set", "data_licence=CDLA-Permissive-1.0", "--set", "val_fraction=0.34"])
+    res = runner.invoke(
+        cli,
+        [
+            "train",
+            "--data",
+            str(BEN),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "-q",
+            "--generator",
+            "resnet_6blocks",
+            "--ngf",
+            "8",
+            "--crop-size",
+            "64",
+            "--set",
+            "ndf=8",
+            "--set",
+            "norm=instance",
+            "--set",
+            "device=cpu",
+            "--set",
+            f"scaling_a={SAR}".replace("'", '"'),
+            "--set",
+            f"scaling_b={S2}".replace("'", '"'),
+            "--set",
+            "data_licence=CDLA-Permissive-1.0",
+            "--set",
+            "val_fraction=0.34",
+        ],
+    )
     assert res.exit_code == 0, res.output
-    for name in ("config.yaml", "model.safetensors", "checkpoint.pt", "losses.png", "history.json",
-                 "samples/epoch_001.png", "samples/epoch_002.png"):
+    for name in (
+        "config.yaml",
+        "model.safetensors",
+        "checkpoint.pt",
+        "losses.png",
+        "history.json",
+        "samples/epoch_001.png",
+        "samples/epoch_002.png",
+    ):
         assert (out / name).exists(), name
     m = load_model(out / "model.safetensors")
     card = m.card
@@ -140,8 +198,9 @@ def test_validation_metrics_match_torchmetrics_on_known_pair(tmp_path: Path) -> 
     r = (s["B"][None] + 1) / 2
     if len(ds) == 1:
         assert m["val_PSNR"] == pytest.approx(float(peak_signal_noise_ratio(f, r, data_range=1.0)), rel=1e-5)
-        assert m["val_SSIM"] == pytest.approx(float(structural_similarity_index_measure(f, r, data_range=1.0)),
-                                              rel=1e-5)
+        assert m["val_SSIM"] == pytest.approx(
+            float(structural_similarity_index_measure(f, r, data_range=1.0)), rel=1e-5
+        )
     assert 0 < m["val_SSIM"] < 1 and m["val_PSNR"] > 0 and 0 < m["val_L1"] < 1
     del gen
 
@@ -153,17 +212,40 @@ def test_geotiff_pair_spatial_split(tmp_path: Path) -> None:
     with rasterio.open(RGB) as src:
         t, w, h = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
         grey = np.zeros((1, h, w), "float32")
-        reproject(src.read(2).astype("float32")[None], grey, src_transform=src.transform, src_crs=src.crs,
-                  dst_transform=t, dst_crs="EPSG:4326", src_nodata=0, dst_nodata=np.nan)
+        reproject(
+            src.read(2).astype("float32")[None],
+            grey,
+            src_transform=src.transform,
+            src_crs=src.crs,
+            dst_transform=t,
+            dst_crs="EPSG:4326",
+            src_nodata=0,
+            dst_nodata=np.nan,
+        )
     target = write_raster(tmp_path / "green_4326.tif", grey, crs="EPSG:4326", transform=t)
-    cfg = _tiny(tmp_path, data=str(RGB), pair=str(target), scaling_a=None, scaling_b=None, crop_size=64,
-                tile_size=64, tile_overlap=16, val_fraction=0.2, split_block=3, epochs=1)
+    cfg = _tiny(
+        tmp_path,
+        data=str(RGB),
+        pair=str(target),
+        scaling_a=None,
+        scaling_b=None,
+        crop_size=64,
+        tile_size=64,
+        tile_overlap=16,
+        val_fraction=0.2,
+        split_block=3,
+        epochs=1,
+    )
     data = build_datasets(cfg)
     assert data.fmt == "geotiff_pair" and len(data.val) > 0 and len(data.train) > len(data.val)
     for tr in data.train.items:
         for va in data.val.items:
-            assert not (tr.col_off < va.col_off + 64 and va.col_off < tr.col_off + 64
-                        and tr.row_off < va.row_off + 64 and va.row_off < tr.row_off + 64)
+            assert not (
+                tr.col_off < va.col_off + 64
+                and va.col_off < tr.col_off + 64
+                and tr.row_off < va.row_off + 64
+                and va.row_off < tr.row_off + 64
+            )
     s = data.train[0]
     assert s["A"].shape == (3, 64, 64) and s["B"].shape == (1, 64, 64)
     assert float(s["A"].min()) >= -1 and float(s["B"].max()) <= 1
@@ -184,8 +266,17 @@ def test_side_by_side_and_direction(tmp_path: Path) -> None:
         right = 255 - left
         Image.fromarray(np.moveaxis(np.concatenate([left, right], axis=2), 0, -1)).save(folder / f"{i}.png")
     for direction in ("AtoB", "BtoA"):
-        cfg = _tiny(tmp_path, data=str(folder), scaling_a=None, scaling_b=None, direction=direction,
-                    val_fraction=0.25, crop_size=64, load_size=96, epochs=1)
+        cfg = _tiny(
+            tmp_path,
+            data=str(folder),
+            scaling_a=None,
+            scaling_b=None,
+            direction=direction,
+            val_fraction=0.25,
+            crop_size=64,
+            load_size=96,
+            epochs=1,
+        )
         data = build_datasets(cfg)
         assert data.fmt == "side_by_side" and len(data.train) == 3
         data.train.train = False
@@ -201,8 +292,16 @@ def test_cyclegan_unpaired(tmp_path: Path) -> None:
         (folder / side).mkdir(parents=True)
         for f in sorted(src.glob("*.tif"))[: 3 if side == "trainA" else 4]:
             shutil.copy(f, folder / side / f.name)
-    cfg = _tiny(tmp_path, mode="cyclegan", data=str(folder), scaling_a=S2, scaling_b=S2, epochs=1,
-                val_fraction=0.34, pool_size=2)
+    cfg = _tiny(
+        tmp_path,
+        mode="cyclegan",
+        data=str(folder),
+        scaling_a=S2,
+        scaling_b=S2,
+        epochs=1,
+        val_fraction=0.34,
+        pool_size=2,
+    )
     assert cfg.gan_mode == "lsgan" and cfg.lambda_cycle == 10 and cfg.lambda_identity == 0.5
     Trainer(cfg, tmp_path / "cg").fit()
     assert (tmp_path / "cg" / "model.safetensors").exists()
@@ -221,9 +320,18 @@ def test_bad_training_input(tmp_path: Path, runner) -> None:
 def test_tahoe_dsm_to_aerial_pair(tmp_path: Path) -> None:
     """The lidar DSM + aerial photo pair from ../shared trains from the two GeoTIFFs directly."""
     tahoe = SHARED / "paired" / "dsm_cir_tahoe"
-    cfg = _tiny(tmp_path, data=str(tahoe / "tahoe_lidar_highesthit.tif"), pair=str(tahoe / "tahoe_highrez.tif"),
-                scaling_a={"name": "dsm", "params": {"method": "scene_min", "max_height": 40}}, scaling_b=None,
-                crop_size=64, tile_size=64, split_block=2, val_fraction=0.2, epochs=1)
+    cfg = _tiny(
+        tmp_path,
+        data=str(tahoe / "tahoe_lidar_highesthit.tif"),
+        pair=str(tahoe / "tahoe_highrez.tif"),
+        scaling_a={"name": "dsm", "params": {"method": "scene_min", "max_height": 40}},
+        scaling_b=None,
+        crop_size=64,
+        tile_size=64,
+        split_block=2,
+        val_fraction=0.2,
+        epochs=1,
+    )
     Trainer(cfg, tmp_path / "tahoe").fit()
     card = load_model(tmp_path / "tahoe" / "model.safetensors").card
     assert card.input_scaling["name"] == "dsm" and card.input_scaling["params"]["base"] is not None

@@ -61,31 +61,64 @@ def info(model: str, as_json: bool) -> None:
 
 @models.command("import")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.option("--arch", required=True, type=click.Choice(["unet_128", "unet_256", "resnet_6blocks", "resnet_9blocks"]),
-              help="The reference architecture (netG) the checkpoint was trained with.")
+@click.option(
+    "--arch",
+    required=True,
+    type=click.Choice(["unet_128", "unet_256", "resnet_6blocks", "resnet_9blocks"]),
+    help="The reference architecture (netG) the checkpoint was trained with.",
+)
 @click.option("--in-bands", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--out-bands", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--ngf", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--norm", type=click.Choice(["batch", "instance", "none"]), default=None,
-              help="Default: batch for U-Nets (pix2pix), instance for ResNets (CycleGAN).")
+@click.option(
+    "--norm",
+    type=click.Choice(["batch", "instance", "none"]),
+    default=None,
+    help="Default: batch for U-Nets (pix2pix), instance for ResNets (CycleGAN).",
+)
 @click.option("--dropout/--no-dropout", default=None, help="Default: on for U-Nets, off for ResNets.")
-@click.option("--inference-mode", type=click.Choice(["eval", "train"]), default=None,
-              help="Default: train for pix2pix U-Nets (as the reference's test.py), eval otherwise.")
+@click.option(
+    "--inference-mode",
+    type=click.Choice(["eval", "train"]),
+    default=None,
+    help="Default: train for pix2pix U-Nets (as the reference's test.py), eval otherwise.",
+)
 @click.option("--name", default=None, help="Model name for the card.")
 @click.option("--half", is_flag=True, help="Store weights as float16.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .safetensors file to write.")
 @click.option("--overwrite", is_flag=True)
-def import_(checkpoint: str, arch: str, in_bands: int, out_bands: int, ngf: int, norm: str | None,
-            dropout: bool | None, inference_mode: str | None, name: str | None, half: bool, output: str,
-            overwrite: bool) -> None:
+def import_(
+    checkpoint: str,
+    arch: str,
+    in_bands: int,
+    out_bands: int,
+    ngf: int,
+    norm: str | None,
+    dropout: bool | None,
+    inference_mode: str | None,
+    name: str | None,
+    half: bool,
+    output: str,
+    overwrite: bool,
+) -> None:
     """Convert a reference pix2pix/CycleGAN CHECKPOINT (.pth, read weights-only) into a model file."""
     from geo2map.models.compat import import_reference_checkpoint
     from geo2map.raster.write import check_output_path
 
     check_output_path(output, overwrite)
-    card = import_reference_checkpoint(checkpoint, output, arch=arch, in_bands=in_bands, out_bands=out_bands,
-                                       ngf=ngf, norm=norm, dropout=dropout, name=name,
-                                       inference_mode=inference_mode, half=half)
+    card = import_reference_checkpoint(
+        checkpoint,
+        output,
+        arch=arch,
+        in_bands=in_bands,
+        out_bands=out_bands,
+        ngf=ngf,
+        norm=norm,
+        dropout=dropout,
+        name=name,
+        inference_mode=inference_mode,
+        half=half,
+    )
     click.echo(f"wrote {output}: {card.one_line()}")
 
 

@@ -17,16 +17,30 @@ from geo2map.cli.options import (
 @click.command(short_help="Blend a tile folder back into one raster.")
 @click.argument("tile_dir", type=click.Path(file_okay=False))
 @click.argument("output", type=click.Path(dir_okay=False))
-@click.option("--which", default="A", show_default=True, type=click.Choice(["A", "B"]),
-              help="For a --pair folder: the source tiles (A) or the pair's (B).")
+@click.option(
+    "--which",
+    default="A",
+    show_default=True,
+    type=click.Choice(["A", "B"]),
+    help="For a --pair folder: the source tiles (A) or the pair's (B).",
+)
 @blend_opt
 @format_opt
 @cog_opt
 @creation_options_opt
 @overwrite_opt
 @click.option("--quiet", "-q", is_flag=True, default=False, help="No progress bar.")
-def mosaic(tile_dir: str, output: str, which: str, blend: str, preset: str, cog: bool,
-           creation_options: tuple[str, ...], overwrite: bool, quiet: bool) -> None:
+def mosaic(
+    tile_dir: str,
+    output: str,
+    which: str,
+    blend: str,
+    preset: str,
+    cog: bool,
+    creation_options: tuple[str, ...],
+    overwrite: bool,
+    quiet: bool,
+) -> None:
     """Blend the tiles of TILE_DIR (made by 'geo2map tile') into OUTPUT.
 
     The output has exactly the grid the tiles were cut from (CRS, transform, size);
@@ -37,8 +51,13 @@ def mosaic(tile_dir: str, output: str, which: str, blend: str, preset: str, cog:
 
     with progress_bar("mosaicking", not quiet) as progress:
         mosaic_tiles(
-            tile_dir, output, which=which, blend=blend, preset="cog" if cog else preset,  # type: ignore[arg-type]
-            creation_options=parse_creation_options(creation_options), overwrite=overwrite,
+            tile_dir,
+            output,
+            which=which,
+            blend=blend,
+            preset="cog" if cog else preset,  # type: ignore[arg-type]
+            creation_options=parse_creation_options(creation_options),
+            overwrite=overwrite,
             progress=progress,
         )
     click.echo(f"wrote {output}")

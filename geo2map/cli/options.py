@@ -11,43 +11,60 @@ import click
 F = Callable[..., Any]
 
 bidx_opt = click.option(
-    "--bidx", default=None, metavar="LIST",
+    "--bidx",
+    default=None,
+    metavar="LIST",
     help="1-based bands to read, e.g. 3,2,1 (default: all bands except alpha).",
 )
-overwrite_opt = click.option(
-    "--overwrite", is_flag=True, default=False, help="Replace the output if it exists."
-)
+overwrite_opt = click.option("--overwrite", is_flag=True, default=False, help="Replace the output if it exists.")
 creation_options_opt = click.option(
-    "--co", "creation_options", multiple=True, metavar="NAME=VALUE",
+    "--co",
+    "creation_options",
+    multiple=True,
+    metavar="NAME=VALUE",
     help="GDAL creation option for the output (repeatable), e.g. --co ZLEVEL=9.",
 )
 blend_opt = click.option(
-    "--blend", default="cosine", show_default=True,
+    "--blend",
+    default="cosine",
+    show_default=True,
     type=click.Choice(["cosine", "linear", "none"]),
     help="How overlapping tiles are blended: cosine window, linear feather, or none "
     "(each pixel from the tile whose centre is nearest).",
 )
 nodata_opt = click.option(
-    "--nodata", type=float, default=None, metavar="NUMBER|nan",
+    "--nodata",
+    type=float,
+    default=None,
+    metavar="NUMBER|nan",
     help="Treat this value as nodata in the input (e.g. 0 for Sentinel-1 GRD borders), "
     "overriding the raster's own nodata.",
 )
 dst_crs_opt = click.option(
-    "--dst-crs", default=None, metavar="CRS",
+    "--dst-crs",
+    default=None,
+    metavar="CRS",
     help="CRS to warp GCP-only rasters (raw Sentinel-1) onto, e.g. EPSG:32633 "
     "(default: the UTM zone of the scene centre).",
 )
 allow_ungeo_opt = click.option(
-    "--allow-ungeoreferenced", is_flag=True, default=False,
+    "--allow-ungeoreferenced",
+    is_flag=True,
+    default=False,
     help="Accept a raster with no CRS, geotransform or GCPs (pixel coordinates).",
 )
 format_opt = click.option(
-    "--format", "preset", default="deflate", show_default=True,
+    "--format",
+    "preset",
+    default="deflate",
+    show_default=True,
     type=click.Choice(["deflate", "zstd", "cog"]),
     help="Output preset: tiled GeoTIFF (512 blocks) with DEFLATE or ZSTD, or COG.",
 )
 cog_opt = click.option(
-    "--cog", is_flag=True, default=False,
+    "--cog",
+    is_flag=True,
+    default=False,
     help="Write a Cloud Optimized GeoTIFF (same as --format cog).",
 )
 

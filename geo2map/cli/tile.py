@@ -18,28 +18,58 @@ from geo2map.cli.options import (
 @click.argument("src", type=click.Path(dir_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--size", default=256, show_default=True, type=click.IntRange(min=1), help="Tile size (pixels).")
-@click.option("--overlap", default=64, show_default=True, type=click.IntRange(min=0),
-              help="Pixels shared by neighbouring tiles (< size).")
+@click.option(
+    "--overlap",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Pixels shared by neighbouring tiles (< size).",
+)
 @bidx_opt
 @nodata_opt
-@click.option("--pair", type=click.Path(dir_okay=False), default=None,
-              help="A second raster cut into the same windows (resampled onto SRC's grid if needed); "
-              "tiles then go to OUT_DIR/A and OUT_DIR/B.")
+@click.option(
+    "--pair",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A second raster cut into the same windows (resampled onto SRC's grid if needed); "
+    "tiles then go to OUT_DIR/A and OUT_DIR/B.",
+)
 @click.option("--pair-bidx", default=None, metavar="LIST", help="Bands of the --pair raster.")
-@click.option("--pair-resampling", default="bilinear", show_default=True,
-              type=click.Choice(["nearest", "bilinear", "cubic", "average", "lanczos", "mode"]),
-              help="Resampling when the pair is on another grid (nearest for classes).")
-@click.option("--quicklook", type=click.Path(dir_okay=False), default=None,
-              help="Also write a PNG of the scene with the tile grid drawn on it.")
+@click.option(
+    "--pair-resampling",
+    default="bilinear",
+    show_default=True,
+    type=click.Choice(["nearest", "bilinear", "cubic", "average", "lanczos", "mode"]),
+    help="Resampling when the pair is on another grid (nearest for classes).",
+)
+@click.option(
+    "--quicklook",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write a PNG of the scene with the tile grid drawn on it.",
+)
 @click.option("--keep-empty", is_flag=True, default=False, help="Also write tiles with no valid pixel.")
 @dst_crs_opt
 @allow_ungeo_opt
 @overwrite_opt
 @click.option("--quiet", "-q", is_flag=True, default=False, help="No progress bar.")
-def tile(src: str, out_dir: str, size: int, overlap: int, bidx: str | None, nodata: float | None,
-         pair: str | None,
-         pair_bidx: str | None, pair_resampling: str, quicklook: str | None, keep_empty: bool, dst_crs: str | None,
-         allow_ungeoreferenced: bool, overwrite: bool, quiet: bool) -> None:
+def tile(
+    src: str,
+    out_dir: str,
+    size: int,
+    overlap: int,
+    bidx: str | None,
+    nodata: float | None,
+    pair: str | None,
+    pair_bidx: str | None,
+    pair_resampling: str,
+    quicklook: str | None,
+    keep_empty: bool,
+    dst_crs: str | None,
+    allow_ungeoreferenced: bool,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
     """Cut SRC into SIZE x SIZE tiles overlapping by OVERLAP pixels, written to OUT_DIR.
 
     Every tile is full-size: the last row/column of tiles is shifted inward to end on
@@ -51,10 +81,21 @@ def tile(src: str, out_dir: str, size: int, overlap: int, bidx: str | None, noda
 
     with progress_bar("tiling", not quiet) as progress:
         result = tile_raster(
-            src, out_dir, size=size, overlap=overlap, bidx=bidx, nodata=nodata, pair=pair, pair_bidx=pair_bidx,
-            pair_resampling=pair_resampling, dst_crs=dst_crs,
-            allow_ungeoreferenced=allow_ungeoreferenced, skip_empty=not keep_empty,
-            overwrite=overwrite, quicklook=quicklook, progress=progress,
+            src,
+            out_dir,
+            size=size,
+            overlap=overlap,
+            bidx=bidx,
+            nodata=nodata,
+            pair=pair,
+            pair_bidx=pair_bidx,
+            pair_resampling=pair_resampling,
+            dst_crs=dst_crs,
+            allow_ungeoreferenced=allow_ungeoreferenced,
+            skip_empty=not keep_empty,
+            overwrite=overwrite,
+            quicklook=quicklook,
+            progress=progress,
         )
     rows, cols = result.grid.shape
     click.echo(

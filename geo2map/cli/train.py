@@ -26,41 +26,87 @@ def _parse_sets(items: tuple[str, ...]) -> dict[str, Any]:
 
 @click.command(short_help="Train a Pix2Pix or CycleGAN model.")
 @click.option("--mode", type=click.Choice(["pix2pix", "cyclegan"]), default="pix2pix", show_default=True)
-@click.option("--data", required=True, type=click.Path(), help="A raster (with --pair), a 'geo2map tile --pair' "
-              "folder, trainA/trainB folders, or a folder of A|B images.")
-@click.option("--pair", type=click.Path(dir_okay=False), default=None,
-              help="The target raster for a raster --data (resampled onto its grid if needed).")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(),
+    help="A raster (with --pair), a 'geo2map tile --pair' folder, trainA/trainB folders, or a folder of A|B images.",
+)
+@click.option(
+    "--pair",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The target raster for a raster --data (resampled onto its grid if needed).",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="The run folder.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="YAML options.")
-@click.option("--preset", type=click.Choice(["paper", "stable"]), default=None,
-              help="paper: the reference recipe; stable: TTUR, label smoothing, instance noise, cosine LR.")
+@click.option(
+    "--preset",
+    type=click.Choice(["paper", "stable"]),
+    default=None,
+    help="paper: the reference recipe; stable: TTUR, label smoothing, instance noise, cosine LR.",
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
-@click.option("--generator", type=click.Choice(["unet_128", "unet_256", "resnet_6blocks", "resnet_9blocks"]),
-              default=None)
+@click.option(
+    "--generator", type=click.Choice(["unet_128", "unet_256", "resnet_6blocks", "resnet_9blocks"]), default=None
+)
 @click.option("--ngf", type=click.IntRange(min=1), default=None)
 @click.option("--gan-mode", type=click.Choice(["vanilla", "lsgan", "hinge"]), default=None)
 @click.option("--crop-size", type=click.IntRange(min=8), default=None, help="Training tile size.")
 @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default=None, help="For A|B images.")
 @click.option("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
 @click.option("--seed", type=int, default=None)
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Any other option of the configuration (see README), e.g. --set lambda_l1=50.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any other option of the configuration (see README), e.g. --set lambda_l1=50.",
+)
 @click.option("--no-resume", is_flag=True, help="Start afresh even if the run folder has a checkpoint.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train(mode: str, data: str, pair: str | None, out_dir: str, config_path: str | None, preset: str | None,
-          epochs: int | None, batch_size: int | None, generator: str | None, ngf: int | None,
-          gan_mode: str | None, crop_size: int | None, direction: str | None, device: str | None,
-          seed: int | None, sets: tuple[str, ...], no_resume: bool, quiet: bool) -> None:
+def train(
+    mode: str,
+    data: str,
+    pair: str | None,
+    out_dir: str,
+    config_path: str | None,
+    preset: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    generator: str | None,
+    ngf: int | None,
+    gan_mode: str | None,
+    crop_size: int | None,
+    direction: str | None,
+    device: str | None,
+    seed: int | None,
+    sets: tuple[str, ...],
+    no_resume: bool,
+    quiet: bool,
+) -> None:
     """Train into OUT: model.safetensors (with its card) at each checkpoint and at the end,
     config.yaml, checkpoint.pt, samples/*.png and losses.png."""
     from geo2map.train.config import resolve_config
     from geo2map.train.loop import Trainer
 
-    overrides = {"data": data, "pair": pair, "epochs": epochs, "batch_size": batch_size, "generator": generator,
-                 "ngf": ngf, "gan_mode": gan_mode, "crop_size": crop_size, "direction": direction,
-                 "device": device, "seed": seed, "mode": mode if mode != "pix2pix" else None,
-                 "preset": preset, **_parse_sets(sets)}
+    overrides = {
+        "data": data,
+        "pair": pair,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "generator": generator,
+        "ngf": ngf,
+        "gan_mode": gan_mode,
+        "crop_size": crop_size,
+        "direction": direction,
+        "device": device,
+        "seed": seed,
+        "mode": mode if mode != "pix2pix" else None,
+        "preset": preset,
+        **_parse_sets(sets),
+    }
     if crop_size and "tile_size" not in overrides:
         overrides["tile_size"] = crop_size
     cfg = resolve_config(mode, preset, config_path, overrides)

@@ -82,8 +82,9 @@ class ModelCard:
 
         a = self.architecture
         if self.version > CARD_VERSION:
-            raise ModelError(f"model card version {self.version} is newer than this geo2map reads "
-                             f"({CARD_VERSION}); upgrade geo2map")
+            raise ModelError(
+                f"model card version {self.version} is newer than this geo2map reads ({CARD_VERSION}); upgrade geo2map"
+            )
         if self.task not in TASKS:
             raise ModelError(f"model card task {self.task!r} is not one of {', '.join(TASKS)}")
         if self.inference_mode not in ("eval", "train"):
@@ -132,5 +133,4 @@ class ModelCard:
 
     def one_line(self) -> str:
         a = self.architecture
-        return (f"{self.summary or self.task} [{a.generator}, {a.in_bands}→{a.out_bands} bands, "
-                f"{self.tile_size} px]")
+        return f"{self.summary or self.task} [{a.generator}, {a.in_bands}→{a.out_bands} bands, {self.tile_size} px]"

@@ -80,14 +80,15 @@ def import_reference_checkpoint(
         raise ModelError(f"unknown --arch {arch!r}; choose one of {', '.join(GENERATORS)}")
     unet = arch.startswith("unet")
     norm = norm or ("batch" if unet else "instance")
-    dropout = (unet if dropout is None else dropout)
+    dropout = unet if dropout is None else dropout
     try:
         raw = torch.load(os.fspath(ckpt), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ModelError(f"checkpoint {ckpt} does not exist") from None
     except Exception as exc:
-        raise ModelError(f"cannot read {ckpt} as a weights-only PyTorch checkpoint "
-                         f"({' '.join(str(exc).split())[:200]})") from None
+        raise ModelError(
+            f"cannot read {ckpt} as a weights-only PyTorch checkpoint ({' '.join(str(exc).split())[:200]})"
+        ) from None
     state = _unwrap(raw)
     if any(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}
@@ -123,8 +124,10 @@ def import_reference_checkpoint(
         tile_size=size,
         overlap=overlap if overlap is not None else size // 4,
         inference_mode=inference_mode or ("train" if unet else "eval"),  # type: ignore[arg-type]
-        training={"source": "reference pytorch-CycleGAN-and-pix2pix checkpoint",
-                  "checkpoint": os.path.basename(os.fspath(ckpt))},
+        training={
+            "source": "reference pytorch-CycleGAN-and-pix2pix checkpoint",
+            "checkpoint": os.path.basename(os.fspath(ckpt)),
+        },
         licence=licence,
     )
     save_model(output, net, card, half=half)

@@ -19,8 +19,10 @@ from geo2map.errors import ModelError
 from geo2map.models.card import ModelCard
 
 CARD_KEY = "geo2map_card"
-_PICKLE_HINT = ("is a PyTorch pickle checkpoint, which geo2map never unpickles; convert it with "
-                "'geo2map models import CKPT --arch ...' (reads weights only)")
+_PICKLE_HINT = (
+    "is a PyTorch pickle checkpoint, which geo2map never unpickles; convert it with "
+    "'geo2map models import CKPT --arch ...' (reads weights only)"
+)
 
 
 def _sniff(path: str) -> None:
@@ -70,8 +72,7 @@ class LoadedModel:
     path: str
 
 
-def save_model(path: str | os.PathLike[str], generator: Any, card: ModelCard, *,
-               half: bool = False) -> str:
+def save_model(path: str | os.PathLike[str], generator: Any, card: ModelCard, *, half: bool = False) -> str:
     """Write ``generator``'s weights and ``card`` to a ``.safetensors`` file (atomically).
 
     Args:
@@ -110,8 +111,15 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> LoadedModel
     a = card.architecture
     if card.task == "identity":
         return LoadedModel(card, None, path)
-    net = build_generator(a.generator, a.in_bands, a.out_bands, ngf=a.ngf, norm=a.norm,  # type: ignore[arg-type]
-                          dropout=a.dropout, init=None)
+    net = build_generator(
+        a.generator,
+        a.in_bands,
+        a.out_bands,
+        ngf=a.ngf,
+        norm=a.norm,  # type: ignore[arg-type]
+        dropout=a.dropout,
+        init=None,
+    )
     try:
         state = load_file(path, device="cpu")
     except Exception as exc:

@@ -29,9 +29,7 @@ class ModelSpec:
 
 
 #: The built-in models (one line each; files live in geo2map/models/builtin/).
-BUILTIN: tuple[ModelSpec, ...] = tuple(
-    ModelSpec(p.stem, p.name) for p in sorted(BUILTIN_DIR.glob("*.safetensors"))
-)
+BUILTIN: tuple[ModelSpec, ...] = tuple(ModelSpec(p.stem, p.name) for p in sorted(BUILTIN_DIR.glob("*.safetensors")))
 
 
 def available() -> dict[str, str]:

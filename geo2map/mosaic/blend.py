@@ -40,16 +40,12 @@ def _ramp(n: int, overlap: int, shape: str) -> np.ndarray:
 
 def cosine(height: int, width: int, overlap: int) -> np.ndarray:
     """Raised-cosine (Hann-edge) window: smooth, falls towards 0 at the tile border."""
-    return np.outer(_ramp(height, overlap, "cosine"), _ramp(width, overlap, "cosine")).astype(
-        np.float32
-    )
+    return np.outer(_ramp(height, overlap, "cosine"), _ramp(width, overlap, "cosine")).astype(np.float32)
 
 
 def linear(height: int, width: int, overlap: int) -> np.ndarray:
     """Linear feather over the overlap."""
-    return np.outer(_ramp(height, overlap, "linear"), _ramp(width, overlap, "linear")).astype(
-        np.float32
-    )
+    return np.outer(_ramp(height, overlap, "linear"), _ramp(width, overlap, "linear")).astype(np.float32)
 
 
 def none(height: int, width: int, overlap: int) -> np.ndarray:

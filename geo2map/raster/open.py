@@ -42,6 +42,7 @@ from geo2map.errors import (
     InputError,
     RasterReadError,
 )
+from geo2map.raster.gdal_lock import GDAL_LOCK
 
 MaskKind = Literal["none", "nodata", "mask", "nan"]
 
@@ -187,9 +188,7 @@ class RasterSource:
         return "none"
 
     # -- reading ----------------------------------------------------------
-    def read(
-        self, window: Window, *, boundless: bool | None = None
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def read(self, window: Window, *, boundless: bool | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Read the selected bands in ``window``.
 
         Args:
@@ -213,13 +212,8 @@ class RasterSource:
         if boundless:
             return self._read_padded(window)
         try:
-            data = self.dataset.read(self.indexes, window=window)
-            valid: np.ndarray | None = None
-            if self.alpha_band is not None:
-                alpha = self.dataset.read(self.alpha_band, window=window) > 0
-                valid = np.broadcast_to(alpha, data.shape).copy()
-            elif kind in ("nodata", "mask"):
-                valid = self.dataset.read_masks(self.indexes, window=window) > 0
+            with GDAL_LOCK:
+                data, valid = self._read_locked(window, kind)
         except RasterioError as exc:
             raise RasterReadError(f"cannot read {self.path}: {_one_line(exc)}") from None
         valid = self._apply_override(data, valid)
@@ -227,6 +221,16 @@ class RasterSource:
             nan = np.isnan(data)
             if nan.any():
                 valid = ~nan if valid is None else valid & ~nan
+        return data, valid
+
+    def _read_locked(self, window: Window, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
+        data = self.dataset.read(self.indexes, window=window)
+        valid: np.ndarray | None = None
+        if self.alpha_band is not None:
+            alpha = self.dataset.read(self.alpha_band, window=window) > 0
+            valid = np.broadcast_to(alpha, data.shape).copy()
+        elif kind in ("nodata", "mask"):
+            valid = self.dataset.read_masks(self.indexes, window=window) > 0
         return data, valid
 
     def _read_padded(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
@@ -258,22 +262,15 @@ class RasterSource:
         scale = max(1.0, math.sqrt(self.width * self.height / max_pixels))
         h = max(1, int(round(self.height / scale)))
         w = max(1, int(round(self.width / scale)))
+        shape = (len(self.indexes), h, w)
         try:
-            data = self.dataset.read(
-                self.indexes, out_shape=(len(self.indexes), h, w), resampling=Resampling.nearest
-            )
-            if self.alpha_band is not None:
-                alpha = self.dataset.read(
-                    self.alpha_band, out_shape=(h, w), resampling=Resampling.nearest
-                )
-                valid = np.broadcast_to(alpha > 0, data.shape).copy()
-            else:
-                valid = (
-                    self.dataset.read_masks(
-                        self.indexes, out_shape=(len(self.indexes), h, w), resampling=Resampling.nearest
-                    )
-                    > 0
-                )
+            with GDAL_LOCK:
+                data = self.dataset.read(self.indexes, out_shape=shape, resampling=Resampling.nearest)
+                if self.alpha_band is not None:
+                    alpha = self.dataset.read(self.alpha_band, out_shape=(h, w), resampling=Resampling.nearest)
+                    valid = np.broadcast_to(alpha > 0, data.shape).copy()
+                else:
+                    valid = self.dataset.read_masks(self.indexes, out_shape=shape, resampling=Resampling.nearest) > 0
         except RasterioError as exc:
             raise RasterReadError(f"cannot read {self.path}: {_one_line(exc)}") from None
         if data.dtype.kind == "f":
@@ -305,8 +302,9 @@ class RasterSource:
         self.close()
 
 
-def block_cache_env(*sources: RasterSource, width: int | None = None, floor_mb: int = 16,
-                    ceiling_mb: int = 512) -> rasterio.Env:
+def block_cache_env(
+    *sources: RasterSource, width: int | None = None, floor_mb: int = 16, ceiling_mb: int = 512
+) -> rasterio.Env:
     """A rasterio Env limiting GDAL's block cache to what streaming needs.
 
     GDAL's default cache is 5% of RAM and grows to it on a large scene; streaming
@@ -356,7 +354,8 @@ def open_raster(
         BandSelectionError: ``bidx`` names a band the raster does not have.
     """
     path = os.fspath(path)
-    if not path.lstrip().startswith("<") and not os.path.exists(path) and "://" not in path and not path.startswith("/vsi"):
+    is_local = not (path.lstrip().startswith("<") or "://" in path or path.startswith("/vsi"))
+    if is_local and not os.path.exists(path):
         raise RasterReadError(f"{path}: no such file")
     try:
         with warnings.catch_warnings():

@@ -96,9 +96,7 @@ class TileGrid:
         if self.size < 1:
             raise InputError(f"tile size must be at least 1 pixel, got {self.size}")
         if not 0 <= self.overlap < self.size:
-            raise InputError(
-                f"overlap {self.overlap} must be >= 0 and smaller than the tile size {self.size}"
-            )
+            raise InputError(f"overlap {self.overlap} must be >= 0 and smaller than the tile size {self.size}")
 
     @property
     def stride(self) -> int:

@@ -33,6 +33,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from geo2map.errors import InputError, OutputError, OutputExistsError
+from geo2map.raster.gdal_lock import GDAL_LOCK
 
 Preset = Literal["deflate", "zstd", "cog"]
 PRESETS: tuple[str, ...] = ("deflate", "zstd", "cog")
@@ -266,7 +267,8 @@ class RasterWriter:
         self._tmp = self._atomic.__enter__()
         target = self._tmp + ".gtiff.tif" if self.spec.preset == "cog" else self._tmp
         try:
-            self._ds = rasterio.open(target, "w", **self.spec.gtiff_profile())
+            with GDAL_LOCK:
+                self._ds = rasterio.open(target, "w", **self.spec.gtiff_profile())
         except (RasterioError, ValueError, TypeError) as exc:
             self._atomic.__exit__(type(exc), exc, exc.__traceback__)
             raise OutputError(f"cannot create {self.path}: {' '.join(str(exc).split())}") from None
@@ -302,14 +304,18 @@ class RasterWriter:
         top = self._next_row[col_off] - data.shape[1]
         window = Window(col_off, top, data.shape[2], n)
         try:
-            self._ds.write(data[:, :n], window=window)
-            if self.spec.internal_mask:
-                self._ds.write_mask(valid[:, :n].any(axis=0).astype(np.uint8) * 255, window=window)
+            with GDAL_LOCK:
+                self._write_locked(data, valid, n, window)
         except RasterioError as exc:
             raise OutputError(f"cannot write {self.path}: {' '.join(str(exc).split())}") from None
         self._pixels += n * data.shape[2]
         if n < data.shape[1]:
             self._pending[col_off] = [(data[:, n:], valid[:, n:])]
+
+    def _write_locked(self, data: np.ndarray, valid: np.ndarray, n: int, window: Window) -> None:
+        self._ds.write(data[:, :n], window=window)
+        if self.spec.internal_mask:
+            self._ds.write_mask(valid[:, :n].any(axis=0).astype(np.uint8) * 255, window=window)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         assert self._atomic is not None
@@ -319,7 +325,8 @@ class RasterWriter:
                     f"internal error: {self._pixels} of {self.spec.width * self.spec.height} pixels "
                     f"written to {self.path}"
                 )
-            self._ds.close()
+            with GDAL_LOCK:
+                self._ds.close()
             if exc_type is None and self.spec.preset == "cog":
                 src = self._tmp + ".gtiff.tif"
                 try:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from geo2map.errors import InputError
@@ -129,26 +129,65 @@ class TrainConfig:
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {
-        "pix2pix": {"gan_mode": "vanilla", "lr_g": 2e-4, "lr_d": 2e-4, "lr_schedule": "linear",
-                    "label_smoothing": 0.0, "instance_noise": 0.0, "generator": "unet_256",
-                    "norm": "batch", "dropout": True, "lambda_l1": 100.0},
-        "cyclegan": {"gan_mode": "lsgan", "lr_g": 2e-4, "lr_d": 2e-4, "lr_schedule": "linear",
-                     "label_smoothing": 0.0, "instance_noise": 0.0, "generator": "resnet_9blocks",
-                     "norm": "instance", "dropout": False, "lambda_cycle": 10.0, "lambda_identity": 0.5},
+        "pix2pix": {
+            "gan_mode": "vanilla",
+            "lr_g": 2e-4,
+            "lr_d": 2e-4,
+            "lr_schedule": "linear",
+            "label_smoothing": 0.0,
+            "instance_noise": 0.0,
+            "generator": "unet_256",
+            "norm": "batch",
+            "dropout": True,
+            "lambda_l1": 100.0,
+        },
+        "cyclegan": {
+            "gan_mode": "lsgan",
+            "lr_g": 2e-4,
+            "lr_d": 2e-4,
+            "lr_schedule": "linear",
+            "label_smoothing": 0.0,
+            "instance_noise": 0.0,
+            "generator": "resnet_9blocks",
+            "norm": "instance",
+            "dropout": False,
+            "lambda_cycle": 10.0,
+            "lambda_identity": 0.5,
+        },
     },
     "stable": {
-        "pix2pix": {"gan_mode": "lsgan", "lr_g": 1e-4, "lr_d": 2e-4, "lr_schedule": "cosine_onecycle",
-                    "label_smoothing": 0.1, "instance_noise": 0.1, "generator": "unet_256",
-                    "norm": "batch", "dropout": True, "lambda_l1": 100.0},
-        "cyclegan": {"gan_mode": "lsgan", "lr_g": 1e-4, "lr_d": 2e-4, "lr_schedule": "cosine_onecycle",
-                     "label_smoothing": 0.1, "instance_noise": 0.1, "generator": "resnet_9blocks",
-                     "norm": "instance", "dropout": False, "lambda_cycle": 10.0, "lambda_identity": 0.5},
+        "pix2pix": {
+            "gan_mode": "lsgan",
+            "lr_g": 1e-4,
+            "lr_d": 2e-4,
+            "lr_schedule": "cosine_onecycle",
+            "label_smoothing": 0.1,
+            "instance_noise": 0.1,
+            "generator": "unet_256",
+            "norm": "batch",
+            "dropout": True,
+            "lambda_l1": 100.0,
+        },
+        "cyclegan": {
+            "gan_mode": "lsgan",
+            "lr_g": 1e-4,
+            "lr_d": 2e-4,
+            "lr_schedule": "cosine_onecycle",
+            "label_smoothing": 0.1,
+            "instance_noise": 0.1,
+            "generator": "resnet_9blocks",
+            "norm": "instance",
+            "dropout": False,
+            "lambda_cycle": 10.0,
+            "lambda_identity": 0.5,
+        },
     },
 }
 
 
-def resolve_config(mode: str, preset: str | None = None, yaml_path: str | None = None,
-                   overrides: dict[str, Any] | None = None) -> TrainConfig:
+def resolve_config(
+    mode: str, preset: str | None = None, yaml_path: str | None = None, overrides: dict[str, Any] | None = None
+) -> TrainConfig:
     """preset < YAML file < explicit overrides (``None`` values are ignored)."""
     values: dict[str, Any] = {}
     from_file: dict[str, Any] = {}

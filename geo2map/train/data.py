@@ -77,8 +77,9 @@ class Augment:
     rot90: bool = True
     band_jitter: float = 0.0
 
-    def __call__(self, a: np.ndarray, b: np.ndarray | None, rng: np.random.Generator,
-                 train: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def __call__(
+        self, a: np.ndarray, b: np.ndarray | None, rng: np.random.Generator, train: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = a.shape[1:]
         if self.crop and (h > self.crop or w > self.crop):
             if train:
@@ -105,8 +106,10 @@ class Augment:
             gain = 1 + rng.uniform(-self.band_jitter, self.band_jitter, (a.shape[0], 1, 1))
             offset = rng.uniform(-self.band_jitter, self.band_jitter, (a.shape[0], 1, 1))
             a = np.clip(a * gain + offset, -1, 1)
-        return (np.ascontiguousarray(a, dtype=np.float32),
-                None if b is None else np.ascontiguousarray(b, dtype=np.float32))
+        return (
+            np.ascontiguousarray(a, dtype=np.float32),
+            None if b is None else np.ascontiguousarray(b, dtype=np.float32),
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -152,9 +155,21 @@ class PairDataset:
 class RasterPairDataset(PairDataset):
     """Two co-registered rasters tiled on the fly; B is warped onto A's grid if needed."""
 
-    def __init__(self, path_a: str, path_b: str, tiles: Sequence[Any], *, tile_size: int,
-                 bidx_a: str | None, bidx_b: str | None, scaling_a: Any, scaling_b: Any,
-                 augment: Augment, seed: int, train: bool) -> None:
+    def __init__(
+        self,
+        path_a: str,
+        path_b: str,
+        tiles: Sequence[Any],
+        *,
+        tile_size: int,
+        bidx_a: str | None,
+        bidx_b: str | None,
+        scaling_a: Any,
+        scaling_b: Any,
+        augment: Augment,
+        seed: int,
+        train: bool,
+    ) -> None:
         super().__init__(augment, seed, train)
         self.path_a, self.path_b = path_a, path_b
         self.bidx_a, self.bidx_b = bidx_a, bidx_b
@@ -190,8 +205,15 @@ class RasterPairDataset(PairDataset):
 class FilePairDataset(PairDataset):
     """Pairs of files (A/B folders with matching names, or a tile folder)."""
 
-    def __init__(self, pairs: Sequence[tuple[str, str]], *, augment: Augment, seed: int, train: bool,
-                 load_size: int | None = None) -> None:
+    def __init__(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        augment: Augment,
+        seed: int,
+        train: bool,
+        load_size: int | None = None,
+    ) -> None:
         super().__init__(augment, seed, train)
         self.items = list(pairs)
         self.load_size = load_size
@@ -223,8 +245,16 @@ class FilePairDataset(PairDataset):
 class SideBySideDataset(PairDataset):
     """The pix2pix A|B format: one image holding A (left) and B (right)."""
 
-    def __init__(self, files: Sequence[str], *, direction: str, augment: Augment, seed: int, train: bool,
-                 load_size: int | None = None) -> None:
+    def __init__(
+        self,
+        files: Sequence[str],
+        *,
+        direction: str,
+        augment: Augment,
+        seed: int,
+        train: bool,
+        load_size: int | None = None,
+    ) -> None:
         super().__init__(augment, seed, train)
         self.items = list(files)
         self.direction = direction
@@ -245,8 +275,16 @@ class SideBySideDataset(PairDataset):
 class UnpairedDataset(PairDataset):
     """CycleGAN: A images in order, a B image drawn at random (seeded) for each."""
 
-    def __init__(self, files_a: Sequence[str], files_b: Sequence[str], *, augment: Augment, seed: int,
-                 train: bool, load_size: int | None = None) -> None:
+    def __init__(
+        self,
+        files_a: Sequence[str],
+        files_b: Sequence[str],
+        *,
+        augment: Augment,
+        seed: int,
+        train: bool,
+        load_size: int | None = None,
+    ) -> None:
         super().__init__(augment, seed, train)
         self.items = list(files_a)
         self.files_b = list(files_b)
@@ -254,8 +292,11 @@ class UnpairedDataset(PairDataset):
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, str]:
         rng = np.random.default_rng([self.seed, self.epoch, index, 1])
-        pb = self.files_b[index % len(self.files_b)] if not self.train else \
-            self.files_b[int(rng.integers(0, len(self.files_b)))]
+        pb = (
+            self.files_b[index % len(self.files_b)]
+            if not self.train
+            else self.files_b[int(rng.integers(0, len(self.files_b)))]
+        )
         a, b = read_image(self.items[index]), read_image(pb)
         if self.load_size:
             a, b = _resize(a, self.load_size), _resize(b, self.load_size)
@@ -267,8 +308,8 @@ class UnpairedDataset(PairDataset):
         a_raw, _, b_raw, _, name = self.load(index)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         a, _ = self.augment(self.scaling_a.forward(a_raw), None, rng, self.train)
-        b, _ = self.augment(self.scaling_b.forward(b_raw), None, np.random.default_rng([self.seed, self.epoch, index, 2]),
-                            self.train)
+        rng_b = np.random.default_rng([self.seed, self.epoch, index, 2])
+        b, _ = self.augment(self.scaling_b.forward(b_raw), None, rng_b, self.train)
         return {"A": torch.from_numpy(a), "B": torch.from_numpy(b), "name": name}
 
 
@@ -294,20 +335,23 @@ def spatial_split(tiles: Sequence[Any], val_fraction: float, block: int, seed: i
         return list(tiles), []
     blocks = sorted({(t.row // block, t.col // block) for t in tiles})
     if len(blocks) < 2:
-        raise InputError(
-            f"the scene holds one {block}x{block}-tile block only; lower split_block or val_fraction"
-        )
+        raise InputError(f"the scene holds one {block}x{block}-tile block only; lower split_block or val_fraction")
     rng = np.random.default_rng(seed)
     n_val = min(len(blocks) - 1, max(1, math.ceil(val_fraction * len(blocks))))
     chosen = {blocks[i] for i in rng.choice(len(blocks), n_val, replace=False)}
     val = [t for t in tiles if (t.row // block, t.col // block) in chosen]
 
     def overlaps(t: Any, v: Any) -> bool:
-        return (t.col_off < v.col_off + v.width and v.col_off < t.col_off + t.width
-                and t.row_off < v.row_off + v.height and v.row_off < t.row_off + t.height)
+        return (
+            t.col_off < v.col_off + v.width
+            and v.col_off < t.col_off + t.width
+            and t.row_off < v.row_off + v.height
+            and v.row_off < t.row_off + t.height
+        )
 
-    train = [t for t in tiles if (t.row // block, t.col // block) not in chosen
-             and not any(overlaps(t, v) for v in val)]
+    train = [
+        t for t in tiles if (t.row // block, t.col // block) not in chosen and not any(overlaps(t, v) for v in val)
+    ]
     if not train:
         raise InputError("no training tile is left after the spatial split; lower val_fraction")
     return train, val
@@ -321,5 +365,4 @@ def holdout_split(items: Sequence[Any], val_fraction: float, seed: int) -> tuple
     order = rng.permutation(len(items))
     n_val = max(1, int(round(val_fraction * len(items))))
     val_idx = set(order[:n_val].tolist())
-    return ([x for i, x in enumerate(items) if i not in val_idx],
-            [x for i, x in enumerate(items) if i in val_idx])
+    return ([x for i, x in enumerate(items) if i not in val_idx], [x for i, x in enumerate(items) if i in val_idx])

@@ -62,8 +62,10 @@ def detect_format(cfg: TrainConfig) -> str:
         return "side_by_side"
     if os.path.isdir(os.path.join(data, "train")):
         return "side_by_side"
-    raise InputError(f"cannot tell the layout of {data}: expected trainA/trainB, A/B, a geo2map tile "
-                     "folder (tiles.gpkg) or A|B images")
+    raise InputError(
+        f"cannot tell the layout of {data}: expected trainA/trainB, A/B, a geo2map tile "
+        "folder (tiles.gpkg) or A|B images"
+    )
 
 
 def _scaling(spec: dict[str, Any] | None, default: dict[str, Any]) -> Any:
@@ -101,8 +103,9 @@ def build_datasets(cfg: TrainConfig) -> Data:
                 tiles = []
                 from geo2map.tiler import iter_tiles
 
-                for (tile, _, va), (_, _, vb) in zip(iter_tiles(a, grid, skip_empty=False),
-                                                     iter_tiles(b, grid, skip_empty=False), strict=True):
+                for (tile, _, va), (_, _, vb) in zip(
+                    iter_tiles(a, grid, skip_empty=False), iter_tiles(b, grid, skip_empty=False), strict=True
+                ):
                     if (va is None or va.mean() > 0.5) and (vb is None or vb.mean() > 0.5):
                         tiles.append(tile)
                 bands_a = [d or f"band{i}" for i, d in zip(a.indexes, a.descriptions, strict=True)]
@@ -114,8 +117,15 @@ def build_datasets(cfg: TrainConfig) -> Data:
         if not tiles:
             raise InputError(f"no {cfg.tile_size}-px tile of {cfg.data} is at least half valid in both rasters")
         tr, va_ = D.spatial_split(tiles, cfg.val_fraction, cfg.split_block, seed)
-        kw = dict(tile_size=cfg.tile_size, bidx_a=cfg.bidx_a, bidx_b=cfg.bidx_b, scaling_a=sa, scaling_b=sb,
-                  augment=aug, seed=seed)
+        kw = dict(
+            tile_size=cfg.tile_size,
+            bidx_a=cfg.bidx_a,
+            bidx_b=cfg.bidx_b,
+            scaling_a=sa,
+            scaling_b=sb,
+            augment=aug,
+            seed=seed,
+        )
         train = D.RasterPairDataset(cfg.data, cfg.pair or "", tr, train=True, **kw)  # type: ignore[arg-type]
         val = D.RasterPairDataset(cfg.data, cfg.pair or "", va_, train=False, **kw)  # type: ignore[arg-type]
         for ds in (train, val):
@@ -129,8 +139,10 @@ def build_datasets(cfg: TrainConfig) -> Data:
         if "pair_file" not in gdf.columns:
             raise InputError(f"{cfg.data} has no B tiles: make it with 'geo2map tile --pair'")
         tiles = [grid.tile(int(r), int(c)) for r, c in zip(gdf["row"], gdf["col"], strict=True)]
-        files = {t.name: (os.path.join(cfg.data, fa), os.path.join(cfg.data, fb))
-                 for t, fa, fb in zip(tiles, gdf["file"], gdf["pair_file"], strict=True)}
+        files = {
+            t.name: (os.path.join(cfg.data, fa), os.path.join(cfg.data, fb))
+            for t, fa, fb in zip(tiles, gdf["file"], gdf["pair_file"], strict=True)
+        }
         tr, va_ = D.spatial_split(tiles, cfg.val_fraction, cfg.split_block, seed)
         train = D.FilePairDataset([files[t.name] for t in tr], augment=aug, seed=seed, train=True)
         val = D.FilePairDataset([files[t.name] for t in va_], augment=aug, seed=seed, train=False)
@@ -154,8 +166,9 @@ def build_datasets(cfg: TrainConfig) -> Data:
             if not tr_a or not fb:
                 raise InputError(f"{cfg.data} has an empty A or B folder")
             train = D.UnpairedDataset(tr_a, fb, augment=aug, seed=seed, train=True, load_size=cfg.load_size)
-            val = D.UnpairedDataset(va_a[: max(cfg.samples, 16)], va_b, augment=aug, seed=seed, train=False,
-                                    load_size=cfg.load_size)
+            val = D.UnpairedDataset(
+                va_a[: max(cfg.samples, 16)], va_b, augment=aug, seed=seed, train=False, load_size=cfg.load_size
+            )
             return _finish_files(cfg, Data(train, val, fmt))
         names_b = {os.path.basename(f): f for f in fb}
         pairs = [(f, names_b[os.path.basename(f)]) for f in fa if os.path.basename(f) in names_b]
@@ -177,16 +190,24 @@ def build_datasets(cfg: TrainConfig) -> Data:
         files = D._list_images(folder)
         if cfg.max_images:
             files = files[: cfg.max_images]
-        val_folder = next((os.path.join(cfg.data, p) for p in ("val", "test")
-                           if folder != cfg.data and os.path.isdir(os.path.join(cfg.data, p))), None)
+        val_folder = next(
+            (
+                os.path.join(cfg.data, p)
+                for p in ("val", "test")
+                if folder != cfg.data and os.path.isdir(os.path.join(cfg.data, p))
+            ),
+            None,
+        )
         if val_folder:
             tr_f, va_f = files, D._list_images(val_folder)
         else:
             tr_f, va_f = D.holdout_split(files, cfg.val_fraction, seed)
-        train = D.SideBySideDataset(tr_f, direction=cfg.direction, augment=aug, seed=seed, train=True,
-                                    load_size=cfg.load_size)
-        val = D.SideBySideDataset(va_f, direction=cfg.direction, augment=aug, seed=seed, train=False,
-                                  load_size=cfg.load_size)
+        train = D.SideBySideDataset(
+            tr_f, direction=cfg.direction, augment=aug, seed=seed, train=True, load_size=cfg.load_size
+        )
+        val = D.SideBySideDataset(
+            va_f, direction=cfg.direction, augment=aug, seed=seed, train=False, load_size=cfg.load_size
+        )
         return _finish_files(cfg, Data(train, val, fmt))
     raise InputError(f"unknown data format {fmt!r}")
 
@@ -281,8 +302,7 @@ class Trainer:
             each step and ``{"epoch_end": ..., "metrics": ...}`` after each epoch.
     """
 
-    def __init__(self, cfg: TrainConfig, out_dir: str | os.PathLike[str],
-                 progress: Progress | None = None) -> None:
+    def __init__(self, cfg: TrainConfig, out_dir: str | os.PathLike[str], progress: Progress | None = None) -> None:
         self.cfg = cfg
         self.out = os.fspath(out_dir)
         self.progress = progress
@@ -290,9 +310,9 @@ class Trainer:
     def _seed(self) -> None:
         import torch
 
-        random.seed(self.cfg.seed)
-        np.random.seed(self.cfg.seed % 2**32)
-        torch.manual_seed(self.cfg.seed)
+        random.seed(self.cfg.seed)  # the CycleGAN image pool
+        torch.manual_seed(self.cfg.seed)  # weights init, dropout, instance noise
+        # numpy's global RNG is not used: augmentation draws from per-sample generators
 
     def fit(self, resume: bool = True) -> dict[str, Any]:
         import torch
@@ -333,10 +353,17 @@ class Trainer:
         for epoch in range(start, cfg.epochs):
             data.train.set_epoch(epoch)
             gen = torch.Generator().manual_seed(cfg.seed * 1000003 + epoch)
-            loader = DataLoader(data.train, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
-                                generator=gen, num_workers=cfg.num_workers,
-                                pin_memory=device.type == "cuda", collate_fn=_collate,
-                                persistent_workers=False)
+            loader = DataLoader(
+                data.train,
+                batch_size=cfg.batch_size,
+                shuffle=True,
+                drop_last=True,
+                generator=gen,
+                num_workers=cfg.num_workers,
+                pin_memory=device.type == "cuda",
+                collate_fn=_collate,
+                persistent_workers=False,
+            )
             model.train(True)
             sums: dict[str, float] = {}
             for i, batch in enumerate(loader):
@@ -348,8 +375,9 @@ class Trainer:
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v
                 if self.progress:
-                    self.progress({"epoch": epoch + 1, "epochs": cfg.epochs, "step": i + 1, "steps": steps,
-                                   "losses": losses})
+                    self.progress(
+                        {"epoch": epoch + 1, "epochs": cfg.epochs, "step": i + 1, "steps": steps, "losses": losses}
+                    )
             for s in scheds.values():
                 s.step()
             record: dict[str, Any] = {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()}}
@@ -359,9 +387,17 @@ class Trainer:
             self._plot_history(history)
             last = epoch + 1 == cfg.epochs
             if last or (epoch + 1) % cfg.checkpoint_every == 0:
-                torch.save({"epoch": epoch + 1, "model": model.state_dict(),
-                            "scheds": {k: s.state_dict() for k, s in scheds.items()},
-                            "history": history, "rng": _get_rng(), "config": cfg.to_dict()}, ckpt + ".tmp")
+                torch.save(
+                    {
+                        "epoch": epoch + 1,
+                        "model": model.state_dict(),
+                        "scheds": {k: s.state_dict() for k, s in scheds.items()},
+                        "history": history,
+                        "rng": _get_rng(),
+                        "config": cfg.to_dict(),
+                    },
+                    ckpt + ".tmp",
+                )
                 os.replace(ckpt + ".tmp", ckpt)
                 self.save_models(model, data, history, time.perf_counter() - t_start, device)
             if self.progress:
@@ -395,8 +431,7 @@ class Trainer:
                     shown.append((s["A"].numpy(), fake[0].cpu().numpy(), s["B"].numpy()))
         generator.train(was_training)
         self._sample_grid(shown, epoch)
-        return {"val_L1": float(np.mean(l1s)), "val_PSNR": float(np.mean(psnrs)),
-                "val_SSIM": float(np.mean(ssims))}
+        return {"val_L1": float(np.mean(l1s)), "val_PSNR": float(np.mean(psnrs)), "val_SSIM": float(np.mean(ssims))}
 
     def _sample_grid(self, shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]], epoch: int) -> None:
         if not shown:
@@ -407,8 +442,9 @@ class Trainer:
         fig, axes = plt.subplots(len(shown), 3, figsize=(7.5, 2.5 * len(shown)), squeeze=False)
         for r, row in enumerate(shown):
             for c, (img, title) in enumerate(zip(row, ("input", "output", "target"), strict=True)):
-                axes[r, c].imshow(display_rgb((img + 1) / 2, p=(0, 100)) if img.shape[0] != 1
-                                  else display_rgb(img, p=(1, 99)))
+                axes[r, c].imshow(
+                    display_rgb((img + 1) / 2, p=(0, 100)) if img.shape[0] != 1 else display_rgb(img, p=(1, 99))
+                )
                 axes[r, c].set_axis_off()
                 if r == 0:
                     axes[r, c].set_title(title)
@@ -443,8 +479,7 @@ class Trainer:
         plt.close(fig)
 
     # -- model files --------------------------------------------------------
-    def save_models(self, model: Any, data: Data, history: list[dict[str, Any]], seconds: float,
-                    device: Any) -> None:
+    def save_models(self, model: Any, data: Data, history: list[dict[str, Any]], seconds: float, device: Any) -> None:
         from geo2map.models.card import Architecture, Band, ModelCard
         from geo2map.models.package import save_model
 
@@ -452,48 +487,76 @@ class Trainer:
         tr = data.train
         metrics = {k: v for k, v in history[-1].items() if k.startswith("val_")}
         training = {
-            "data": os.path.abspath(cfg.data), "pair": os.path.abspath(cfg.pair) if cfg.pair else None,
-            "format": data.fmt, "train_samples": len(tr), "val_samples": len(data.val),
-            "data_licence": cfg.data_licence, "command": " ".join(sys.argv),
-            "epochs": history[-1]["epoch"], "time_s": round(seconds, 1), "hardware": hardware(device),
-            "seed": cfg.seed, "preset": cfg.preset, "gan_mode": cfg.gan_mode,
-            "lr_g": cfg.lr_g, "lr_d": cfg.lr_d, "batch_size": cfg.batch_size,
+            "data": os.path.abspath(cfg.data),
+            "pair": os.path.abspath(cfg.pair) if cfg.pair else None,
+            "format": data.fmt,
+            "train_samples": len(tr),
+            "val_samples": len(data.val),
+            "data_licence": cfg.data_licence,
+            "command": " ".join(sys.argv),
+            "epochs": history[-1]["epoch"],
+            "time_s": round(seconds, 1),
+            "hardware": hardware(device),
+            "seed": cfg.seed,
+            "preset": cfg.preset,
+            "gan_mode": cfg.gan_mode,
+            "lr_g": cfg.lr_g,
+            "lr_d": cfg.lr_d,
+            "batch_size": cfg.batch_size,
         }
-        def card(name: str, gen_in: list[str], gen_out: list[str], sin: Any, sout: Any, dtype: str,
-                 ci: list[str]) -> ModelCard:
+
+        def card(
+            name: str, gen_in: list[str], gen_out: list[str], sin: Any, sout: Any, dtype: str, ci: list[str]
+        ) -> ModelCard:
             return ModelCard(
-                name=name, task=cfg.mode, summary=cfg.summary or f"{cfg.mode} model trained on {os.path.basename(cfg.data.rstrip('/'))}",
+                name=name,
+                task=cfg.mode,
+                summary=cfg.summary or f"{cfg.mode} model trained on {os.path.basename(cfg.data.rstrip('/'))}",
                 architecture=Architecture(cfg.generator, len(gen_in), len(gen_out), cfg.ngf, cfg.norm, cfg.dropout),
-                input_bands=[Band(b) for b in gen_in], output_bands=[Band(b) for b in gen_out],
-                input_scaling=sin.to_dict(), output_scaling=sout.to_dict(), output_dtype=dtype,
-                output_colorinterp=ci, tile_size=cfg.crop_size,
+                input_bands=[Band(b) for b in gen_in],
+                output_bands=[Band(b) for b in gen_out],
+                input_scaling=sin.to_dict(),
+                output_scaling=sout.to_dict(),
+                output_dtype=dtype,
+                output_colorinterp=ci,
+                tile_size=cfg.crop_size,
                 overlap=cfg.overlap if cfg.overlap is not None else cfg.crop_size // 4,
-                inference_mode=cfg.inference_mode, training=training, metrics=metrics, licence=cfg.licence,
+                inference_mode=cfg.inference_mode,
+                training=training,
+                metrics=metrics,
+                licence=cfg.licence,
             )
 
         name = cfg.name or os.path.basename(self.out.rstrip("/"))
-        save_model(os.path.join(self.out, "model.safetensors"), model.generator(),
-                   card(name, tr.bands_a, tr.bands_b, tr.scaling_a, tr.scaling_b, tr.dtype_b, tr.colorinterp_b),
-                   half=cfg.half_weights)
+        save_model(
+            os.path.join(self.out, "model.safetensors"),
+            model.generator(),
+            card(name, tr.bands_a, tr.bands_b, tr.scaling_a, tr.scaling_b, tr.dtype_b, tr.colorinterp_b),
+            half=cfg.half_weights,
+        )
         if cfg.mode == "cyclegan":
-            save_model(os.path.join(self.out, "model_BtoA.safetensors"), model.nets["G_B"],
-                       card(name + "_BtoA", tr.bands_b, tr.bands_a, tr.scaling_b, tr.scaling_a, "uint8", []),
-                       half=cfg.half_weights)
+            save_model(
+                os.path.join(self.out, "model_BtoA.safetensors"),
+                model.nets["G_B"],
+                card(name + "_BtoA", tr.bands_b, tr.bands_a, tr.scaling_b, tr.scaling_a, "uint8", []),
+                half=cfg.half_weights,
+            )
 
 
 def _collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     import torch
 
-    return {"A": torch.stack([s["A"] for s in samples]), "B": torch.stack([s["B"] for s in samples]),
-            "name": [s["name"] for s in samples]}
+    return {
+        "A": torch.stack([s["A"] for s in samples]),
+        "B": torch.stack([s["B"] for s in samples]),
+        "name": [s["name"] for s in samples],
+    }
 
 
 def _get_rng() -> dict[str, Any]:
     import torch
 
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate(),
-                             "numpy": [int(x) if not isinstance(x, np.ndarray) else torch.from_numpy(x.copy())
-                                       for x in np.random.get_state()[1:]]}
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -505,7 +568,5 @@ def _set_rng(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"].cpu())
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
-    keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state(("MT19937", keys.numpy(), int(pos), int(has_gauss), float(cached)))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

@@ -24,8 +24,9 @@ class _Base:
     nets: dict[str, nn.Module]
     opts: dict[str, torch.optim.Optimizer]
 
-    def __init__(self, cfg: TrainConfig, in_bands: int, out_bands: int, device: torch.device,
-                 autocast_dtype: torch.dtype | None) -> None:
+    def __init__(
+        self, cfg: TrainConfig, in_bands: int, out_bands: int, device: torch.device, autocast_dtype: torch.dtype | None
+    ) -> None:
         self.cfg = cfg
         self.in_bands, self.out_bands = in_bands, out_bands
         self.device = device
@@ -35,13 +36,28 @@ class _Base:
 
     def _g(self, i: int, o: int) -> nn.Module:
         c = self.cfg
-        return build_generator(c.generator, i, o, ngf=c.ngf, norm=c.norm, dropout=c.dropout,  # type: ignore[arg-type]
-                               init=c.init, init_gain=c.init_gain)  # type: ignore[arg-type]
+        return build_generator(
+            c.generator,
+            i,
+            o,
+            ngf=c.ngf,
+            norm=c.norm,
+            dropout=c.dropout,  # type: ignore[arg-type]
+            init=c.init,
+            init_gain=c.init_gain,
+        )  # type: ignore[arg-type]
 
     def _d(self, i: int) -> nn.Module:
         c = self.cfg
-        return build_discriminator(c.discriminator, i, ndf=c.ndf, n_layers=c.n_layers_d, norm=c.norm,  # type: ignore[arg-type]
-                                   init=c.init, init_gain=c.init_gain)  # type: ignore[arg-type]
+        return build_discriminator(
+            c.discriminator,
+            i,
+            ndf=c.ndf,
+            n_layers=c.n_layers_d,
+            norm=c.norm,  # type: ignore[arg-type]
+            init=c.init,
+            init_gain=c.init_gain,
+        )  # type: ignore[arg-type]
 
     def _finish(self) -> None:
         fmt = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
@@ -85,8 +101,14 @@ class _Base:
 class Pix2Pix(_Base):
     """cGAN + λ·L1 (Isola et al. 2017): D sees (input, output) pairs."""
 
-    def __init__(self, cfg: TrainConfig, in_bands: int, out_bands: int, device: torch.device,
-                 autocast_dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        in_bands: int,
+        out_bands: int,
+        device: torch.device,
+        autocast_dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(cfg, in_bands, out_bands, device, autocast_dtype)
         self.nets = {"G": self._g(in_bands, out_bands), "D": self._d(in_bands + out_bands)}
         self._finish()
@@ -126,8 +148,14 @@ class Pix2Pix(_Base):
 class CycleGAN(_Base):
     """Two generators, two discriminators, cycle and identity losses (Zhu et al. 2017)."""
 
-    def __init__(self, cfg: TrainConfig, in_bands: int, out_bands: int, device: torch.device,
-                 autocast_dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        in_bands: int,
+        out_bands: int,
+        device: torch.device,
+        autocast_dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(cfg, in_bands, out_bands, device, autocast_dtype)
         self.nets = {
             "G_A": self._g(in_bands, out_bands),  # A -> B
@@ -139,8 +167,10 @@ class CycleGAN(_Base):
         betas = (cfg.beta1, cfg.beta2)
         g_params = list(self.nets["G_A"].parameters()) + list(self.nets["G_B"].parameters())
         d_params = list(self.nets["D_A"].parameters()) + list(self.nets["D_B"].parameters())
-        self.opts = {"G": torch.optim.Adam(g_params, lr=cfg.lr_g, betas=betas),
-                     "D": torch.optim.Adam(d_params, lr=cfg.lr_d, betas=betas)}
+        self.opts = {
+            "G": torch.optim.Adam(g_params, lr=cfg.lr_g, betas=betas),
+            "D": torch.optim.Adam(d_params, lr=cfg.lr_d, betas=betas),
+        }
         self.pool_a, self.pool_b = ImagePool(cfg.pool_size), ImagePool(cfg.pool_size)
         # identity loss needs G_A(B) to make sense: only when the band counts match
         self.use_identity = cfg.lambda_identity > 0 and in_bands == out_bands
@@ -161,12 +191,20 @@ class CycleGAN(_Base):
             rec_b = n["G_A"](fake_a)
             loss_idt = torch.zeros((), device=self.device)
             if self.use_identity:
-                loss_idt = (F.l1_loss(n["G_A"](real_b).float(), real_b.float())
-                            + F.l1_loss(n["G_B"](real_a).float(), real_a.float())) * c.lambda_cycle * c.lambda_identity
-            loss_gan = (self.gan(n["D_A"](fake_b), True, for_discriminator=False)
-                        + self.gan(n["D_B"](fake_a), True, for_discriminator=False))
-            loss_cycle = (F.l1_loss(rec_a.float(), real_a.float())
-                          + F.l1_loss(rec_b.float(), real_b.float())) * c.lambda_cycle
+                loss_idt = (
+                    (
+                        F.l1_loss(n["G_A"](real_b).float(), real_b.float())
+                        + F.l1_loss(n["G_B"](real_a).float(), real_a.float())
+                    )
+                    * c.lambda_cycle
+                    * c.lambda_identity
+                )
+            loss_gan = self.gan(n["D_A"](fake_b), True, for_discriminator=False) + self.gan(
+                n["D_B"](fake_a), True, for_discriminator=False
+            )
+            loss_cycle = (
+                F.l1_loss(rec_a.float(), real_a.float()) + F.l1_loss(rec_b.float(), real_b.float())
+            ) * c.lambda_cycle
             loss_g = loss_gan + loss_cycle + loss_idt
         self._backward_step(loss_g, self.opts["G"])
         set_requires_grad([n["D_A"], n["D_B"]], True)
@@ -174,13 +212,22 @@ class CycleGAN(_Base):
         with self.autocast():
             pb = self.pool_b.query(fake_b)
             pa = self.pool_a.query(fake_a)
-            loss_d_a = 0.5 * (self.gan(n["D_A"](instance_noise(real_b, noise_sigma)), True)
-                              + self.gan(n["D_A"](instance_noise(pb.detach(), noise_sigma)), False))
-            loss_d_b = 0.5 * (self.gan(n["D_B"](instance_noise(real_a, noise_sigma)), True)
-                              + self.gan(n["D_B"](instance_noise(pa.detach(), noise_sigma)), False))
+            loss_d_a = 0.5 * (
+                self.gan(n["D_A"](instance_noise(real_b, noise_sigma)), True)
+                + self.gan(n["D_A"](instance_noise(pb.detach(), noise_sigma)), False)
+            )
+            loss_d_b = 0.5 * (
+                self.gan(n["D_B"](instance_noise(real_a, noise_sigma)), True)
+                + self.gan(n["D_B"](instance_noise(pa.detach(), noise_sigma)), False)
+            )
         self._backward_step(loss_d_a + loss_d_b, self.opts["D"])
-        return {"D_A": float(loss_d_a.detach()), "D_B": float(loss_d_b.detach()), "G_GAN": float(loss_gan.detach()),
-                "cycle": float(loss_cycle.detach()), "idt": float(loss_idt.detach())}
+        return {
+            "D_A": float(loss_d_a.detach()),
+            "D_B": float(loss_d_b.detach()),
+            "G_GAN": float(loss_gan.detach()),
+            "cycle": float(loss_cycle.detach()),
+            "idt": float(loss_idt.detach()),
+        }
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

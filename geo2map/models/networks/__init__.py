@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
 from torch import nn
 
 from geo2map.models.networks.common import INITS, NORMS, Init, Norm, init_weights
@@ -31,23 +32,46 @@ class ArchSpec:
 GENERATORS: dict[str, ArchSpec] = {
     spec.name: spec
     for spec in [
-        ArchSpec("unet_128", lambda i, o, ngf, norm, dropout: UnetGenerator(i, o, 7, ngf, norm, dropout),
-                 128, "U-Net, 7 down-samplings (128 px tiles)"),
-        ArchSpec("unet_256", lambda i, o, ngf, norm, dropout: UnetGenerator(i, o, 8, ngf, norm, dropout),
-                 256, "U-Net, 8 down-samplings (256 px tiles), the pix2pix generator"),
-        ArchSpec("resnet_6blocks",
-                 lambda i, o, ngf, norm, dropout: ResnetGenerator(i, o, ngf, norm, dropout, n_blocks=6),
-                 4, "ResNet, 6 residual blocks (128 px tiles)"),
-        ArchSpec("resnet_9blocks",
-                 lambda i, o, ngf, norm, dropout: ResnetGenerator(i, o, ngf, norm, dropout, n_blocks=9),
-                 4, "ResNet, 9 residual blocks (256 px tiles), the CycleGAN generator"),
+        ArchSpec(
+            "unet_128",
+            lambda i, o, ngf, norm, dropout: UnetGenerator(i, o, 7, ngf, norm, dropout),
+            128,
+            "U-Net, 7 down-samplings (128 px tiles)",
+        ),
+        ArchSpec(
+            "unet_256",
+            lambda i, o, ngf, norm, dropout: UnetGenerator(i, o, 8, ngf, norm, dropout),
+            256,
+            "U-Net, 8 down-samplings (256 px tiles), the pix2pix generator",
+        ),
+        ArchSpec(
+            "resnet_6blocks",
+            lambda i, o, ngf, norm, dropout: ResnetGenerator(i, o, ngf, norm, dropout, n_blocks=6),
+            4,
+            "ResNet, 6 residual blocks (128 px tiles)",
+        ),
+        ArchSpec(
+            "resnet_9blocks",
+            lambda i, o, ngf, norm, dropout: ResnetGenerator(i, o, ngf, norm, dropout, n_blocks=9),
+            4,
+            "ResNet, 9 residual blocks (256 px tiles), the CycleGAN generator",
+        ),
     ]
 }
 DISCRIMINATORS: tuple[str, ...] = ("basic", "n_layers", "pixel")
 
 
-def build_generator(arch: str, in_bands: int, out_bands: int, *, ngf: int = 64, norm: Norm = "batch",
-                    dropout: bool = False, init: Init | None = "normal", init_gain: float = 0.02) -> nn.Module:
+def build_generator(
+    arch: str,
+    in_bands: int,
+    out_bands: int,
+    *,
+    ngf: int = 64,
+    norm: Norm = "batch",
+    dropout: bool = False,
+    init: Init | None = "normal",
+    init_gain: float = 0.02,
+) -> nn.Module:
     """Build a generator by architecture name (``init=None`` skips initialisation)."""
     try:
         spec = GENERATORS[arch]
@@ -61,8 +85,16 @@ def build_generator(arch: str, in_bands: int, out_bands: int, *, ngf: int = 64, 
     return init_weights(net, init, init_gain) if init else net
 
 
-def build_discriminator(kind: str, in_bands: int, *, ndf: int = 64, n_layers: int = 3, norm: Norm = "batch",
-                        init: Init | None = "normal", init_gain: float = 0.02) -> nn.Module:
+def build_discriminator(
+    kind: str,
+    in_bands: int,
+    *,
+    ndf: int = 64,
+    n_layers: int = 3,
+    norm: Norm = "batch",
+    init: Init | None = "normal",
+    init_gain: float = 0.02,
+) -> nn.Module:
     """Build a discriminator: ``basic`` (70x70 PatchGAN), ``n_layers`` or ``pixel``."""
     if kind == "basic":
         net: nn.Module = NLayerDiscriminator(in_bands, ndf, 3, norm)
@@ -81,8 +113,16 @@ def generator_multiple(arch: str) -> int:
 
 
 __all__ = [
-    "DISCRIMINATORS", "GENERATORS", "INITS", "NORMS", "ArchSpec", "NLayerDiscriminator",
-    "PixelDiscriminator", "ResnetGenerator", "UnetGenerator", "build_discriminator",
-    "build_generator", "generator_multiple",
+    "DISCRIMINATORS",
+    "GENERATORS",
+    "INITS",
+    "NORMS",
+    "ArchSpec",
+    "NLayerDiscriminator",
+    "PixelDiscriminator",
+    "ResnetGenerator",
+    "UnetGenerator",
+    "build_discriminator",
+    "build_generator",
+    "generator_multiple",
 ]
-

@@ -24,11 +24,17 @@ class NLayerDiscriminator(nn.Module):
         mult = 1
         for n in range(1, n_layers):
             prev, mult = mult, min(2**n, 8)
-            seq += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2, padding=1, bias=bias),
-                    make_norm(ndf * mult), nn.LeakyReLU(0.2, True)]
+            seq += [
+                nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2, padding=1, bias=bias),
+                make_norm(ndf * mult),
+                nn.LeakyReLU(0.2, True),
+            ]
         prev, mult = mult, min(2**n_layers, 8)
-        seq += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=1, padding=1, bias=bias),
-                make_norm(ndf * mult), nn.LeakyReLU(0.2, True)]
+        seq += [
+            nn.Conv2d(ndf * prev, ndf * mult, 4, stride=1, padding=1, bias=bias),
+            make_norm(ndf * mult),
+            nn.LeakyReLU(0.2, True),
+        ]
         seq.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*seq)
 
@@ -43,8 +49,11 @@ class PixelDiscriminator(nn.Module):
         super().__init__()
         bias = conv_bias(norm)
         self.net = nn.Sequential(
-            nn.Conv2d(in_bands, ndf, 1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(ndf, ndf * 2, 1, bias=bias), norm_layer(norm)(ndf * 2), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(in_bands, ndf, 1),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf, ndf * 2, 1, bias=bias),
+            norm_layer(norm)(ndf * 2),
+            nn.LeakyReLU(0.2, True),
             nn.Conv2d(ndf * 2, 1, 1, bias=bias),
         )
 

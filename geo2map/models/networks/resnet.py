@@ -19,8 +19,12 @@ class ResnetBlock(nn.Module):
     def __init__(self, dim: int, norm: Norm, dropout: bool, bias: bool) -> None:
         super().__init__()
         make_norm = norm_layer(norm)
-        layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias),
-                                   make_norm(dim), nn.ReLU(True)]
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, 3, bias=bias),
+            make_norm(dim),
+            nn.ReLU(True),
+        ]
         if dropout:
             layers.append(nn.Dropout(0.5))
         layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), make_norm(dim)]
@@ -43,24 +47,40 @@ class ResnetGenerator(nn.Module):
 
     multiple = 4
 
-    def __init__(self, in_bands: int, out_bands: int, ngf: int = 64, norm: Norm = "instance",
-                 dropout: bool = False, n_blocks: int = 9) -> None:
+    def __init__(
+        self,
+        in_bands: int,
+        out_bands: int,
+        ngf: int = 64,
+        norm: Norm = "instance",
+        dropout: bool = False,
+        n_blocks: int = 9,
+    ) -> None:
         super().__init__()
         bias = conv_bias(norm)
         make_norm = norm_layer(norm)
-        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_bands, ngf, 7, bias=bias),
-                                   make_norm(ngf), nn.ReLU(True)]
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(in_bands, ngf, 7, bias=bias),
+            make_norm(ngf),
+            nn.ReLU(True),
+        ]
         for i in range(2):
             mult = 2**i
-            layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=bias),
-                       make_norm(ngf * mult * 2), nn.ReLU(True)]
+            layers += [
+                nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=bias),
+                make_norm(ngf * mult * 2),
+                nn.ReLU(True),
+            ]
         for _ in range(n_blocks):
             layers.append(ResnetBlock(ngf * 4, norm, dropout, bias))
         for i in range(2):
             mult = 2 ** (2 - i)
-            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1,
-                                          output_padding=1, bias=bias),
-                       make_norm(ngf * mult // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
+                make_norm(ngf * mult // 2),
+                nn.ReLU(True),
+            ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_bands, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 

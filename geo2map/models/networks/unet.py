@@ -16,9 +16,17 @@ from geo2map.models.networks.common import Norm, conv_bias, norm_layer
 class UnetSkipConnectionBlock(nn.Module):
     """One U-Net level: down → submodule → up, with the input concatenated to the output."""
 
-    def __init__(self, outer_nc: int, inner_nc: int, input_nc: int | None = None,
-                 submodule: nn.Module | None = None, outermost: bool = False, innermost: bool = False,
-                 norm: Norm = "batch", dropout: bool = False) -> None:
+    def __init__(
+        self,
+        outer_nc: int,
+        inner_nc: int,
+        input_nc: int | None = None,
+        submodule: nn.Module | None = None,
+        outermost: bool = False,
+        innermost: bool = False,
+        norm: Norm = "batch",
+        dropout: bool = False,
+    ) -> None:
         super().__init__()
         self.outermost = outermost
         bias = conv_bias(norm)
@@ -61,8 +69,9 @@ class UnetGenerator(nn.Module):
         dropout: Dropout (0.5) in the inner decoder blocks, as pix2pix.
     """
 
-    def __init__(self, in_bands: int, out_bands: int, depth: int = 8, ngf: int = 64,
-                 norm: Norm = "batch", dropout: bool = False) -> None:
+    def __init__(
+        self, in_bands: int, out_bands: int, depth: int = 8, ngf: int = 64, norm: Norm = "batch", dropout: bool = False
+    ) -> None:
         super().__init__()
         if depth < 5:
             raise ValueError("U-Net depth must be at least 5")
@@ -73,8 +82,9 @@ class UnetGenerator(nn.Module):
         block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, norm=norm)
         block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, norm=norm)
         block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, norm=norm)
-        self.model = UnetSkipConnectionBlock(out_bands, ngf, input_nc=in_bands, submodule=block,
-                                             outermost=True, norm=norm)
+        self.model = UnetSkipConnectionBlock(
+            out_bands, ngf, input_nc=in_bands, submodule=block, outermost=True, norm=norm
+        )
 
     @property
     def multiple(self) -> int:

@@ -1,0 +1,114 @@
+"""Benchmark the generators: inference patches/s and Pix2Pix training iterations/s.
+
+For each generator at 256 px (U-Net-256, ResNet-9 and -6, U-Net-128 at 128 px): fp32 vs bf16
+autocast, channels_last on/off, batch 1/4/16, on the CPU; on a CUDA GPU too when one is
+present (then also ``torch.compile``). Prints a markdown table.
+
+    python benchmarks/bench_models.py                          # everything (slow on a small CPU)
+    python benchmarks/bench_models.py --generators unet_256 --batches 1 4 --ngf 64
+    python benchmarks/bench_models.py --device cuda --compile
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import time
+from typing import Any
+
+import torch
+
+from geo2map.models.networks import GENERATORS, build_generator
+from geo2map.train.config import resolve_config
+from geo2map.train.models import Pix2Pix
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time(fn: Any, device: torch.device, reps: int, min_seconds: float) -> float:
+    """Seconds per call: one warm-up, then at least ``reps`` calls and ``min_seconds``."""
+    fn()
+    _sync(device)
+    n, t0 = 0, time.perf_counter()
+    while n < reps or time.perf_counter() - t0 < min_seconds:
+        fn()
+        n += 1
+    _sync(device)
+    return (time.perf_counter() - t0) / n
+
+
+def size_for(arch: str) -> int:
+    return 128 if arch in ("unet_128", "resnet_6blocks") else 256
+
+
+def bench_inference(arch: str, ngf: int, batch: int, bf16: bool, cl: bool, device: torch.device,
+                    compile_: bool, reps: int, min_s: float) -> float:
+    net = build_generator(arch, 3, 3, ngf=ngf, norm="batch").eval().to(device)
+    fmt = torch.channels_last if cl else torch.contiguous_format
+    net = net.to(memory_format=fmt)
+    if compile_:
+        net = torch.compile(net)
+    s = size_for(arch)
+    x = torch.randn(batch, 3, s, s, device=device).to(memory_format=fmt)
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+    def run() -> None:
+        with torch.inference_mode(), ctx:
+            net(x)
+
+    return batch / _time(run, device, reps, min_s)
+
+
+def bench_training(arch: str, ngf: int, batch: int, bf16: bool, cl: bool, device: torch.device,
+                   reps: int, min_s: float) -> float:
+    s = size_for(arch)
+    cfg = resolve_config("pix2pix", "paper", None, {"data": "-", "generator": arch, "ngf": ngf, "ndf": 64,
+                                                     "channels_last": cl, "crop_size": s, "device": device.type})
+    model = Pix2Pix(cfg, 3, 3, device, torch.bfloat16 if bf16 else None)
+    batch_data = {"A": torch.randn(batch, 3, s, s), "B": torch.randn(batch, 3, s, s).clamp(-1, 1)}
+    return 1.0 / _time(lambda: model.step(batch_data), device, reps, min_s)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--generators", nargs="+", default=list(GENERATORS), choices=list(GENERATORS))
+    ap.add_argument("--batches", nargs="+", type=int, default=[1, 4, 16])
+    ap.add_argument("--ngf", type=int, default=64)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile (GPU)")
+    ap.add_argument("--no-train", action="store_true", help="inference only")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--min-seconds", type=float, default=1.0)
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = True
+    if device.type == "cuda":
+        machine = torch.cuda.get_device_name(device)
+    else:
+        machine = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    print(f"# torch {torch.__version__} on {machine}; ngf {args.ngf}; {os.cpu_count()} cores")
+    print("| generator | px | batch | dtype | channels_last | compile | infer patches/s | train it/s |")
+    print("|---|---:|---:|---|---|---|---:|---:|")
+    compiles = [False, True] if args.compile and device.type == "cuda" else [False]
+    for arch in args.generators:
+        for batch in args.batches:
+            for bf16 in (False, True):
+                for cl in (False, True):
+                    for comp in compiles:
+                        inf = bench_inference(arch, args.ngf, batch, bf16, cl, device, comp, args.reps,
+                                              args.min_seconds)
+                        tr = float("nan")
+                        if not args.no_train and not comp:
+                            tr = bench_training(arch, args.ngf, batch, bf16, cl, device, args.reps, args.min_seconds)
+                        print(f"| {arch} | {size_for(arch)} | {batch} | {'bf16' if bf16 else 'fp32'} | "
+                              f"{'on' if cl else 'off'} | {'yes' if comp else 'no'} | {inf:.1f} | {tr:.2f} |",
+                              flush=True)
+
+
+if __name__ == "__main__":
+    main()
