@@ -124,7 +124,7 @@ def train(
             text = ", ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "epoch")
             bar.write(f"epoch {info['epoch_end']}/{info['epochs']}: {text}")
             return
-        if bar.total != info["steps"]:
+        if info["step"] == 1:
             bar.reset(total=info["steps"])
         bar.set_description(f"epoch {info['epoch']}/{info['epochs']}")
         bar.set_postfix({k: f"{v:.3f}" for k, v in info["losses"].items()}, refresh=False)

@@ -225,13 +225,28 @@ def _finish_files(cfg: TrainConfig, data: Data) -> Data:
         sa = sa.fit(a_raw)
     if sb.needs_fit:
         sb = sb.fit(b_raw)
+    first = data.train.items[0]
+    paths = first if isinstance(first, tuple) else (first, first)
+    names_a = _band_names(paths[0], a_raw.shape[0])
+    names_b = _band_names(getattr(data.train, "files_b", [paths[1]])[0], b_raw.shape[0])
     for ds in (data.train, data.val):
         ds.scaling_a, ds.scaling_b = sa, sb
-        ds.bands_a = [f"band{i + 1}" for i in range(a_raw.shape[0])]
-        ds.bands_b = [f"band{i + 1}" for i in range(b_raw.shape[0])]
+        ds.bands_a, ds.bands_b = names_a, names_b
         ds.dtype_b = str(b_raw.dtype)
         ds.colorinterp_b = ["red", "green", "blue"] if b_raw.shape[0] == 3 else []
     return data
+
+
+def _band_names(path: str, count: int) -> list[str]:
+    """Band descriptions of a raster file (``band<i>`` where it has none)."""
+    names = [f"band{i + 1}" for i in range(count)]
+    if path.lower().endswith((".tif", ".tiff", ".vrt", ".img", ".jp2")):
+        import rasterio
+
+        with rasterio.open(path) as ds:
+            if ds.count == count:
+                names = [d or n for d, n in zip(ds.descriptions, names, strict=True)]
+    return names
 
 
 # ---------------------------------------------------------------------------
