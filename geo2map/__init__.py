@@ -23,6 +23,10 @@ _LAZY = {
     "tile_raster": "geo2map.tiler",
     "mosaic_tiles": "geo2map.tiler",
     "get_scaling": "geo2map.sensors",
+    "load_model": "geo2map.models.package",
+    "save_model": "geo2map.models.package",
+    "ModelCard": "geo2map.models.card",
+    "build_generator": "geo2map.models.networks",
 }
 
 __all__ = ["__version__", *_LAZY]
