@@ -38,12 +38,21 @@ RASTER_EXT = (".tif", ".tiff", ".vrt", ".img", ".jp2")
 # ---------------------------------------------------------------------------
 def read_image(path: str) -> np.ndarray:
     """An image or raster file as (bands, h, w), in its own dtype."""
+    return read_image_masked(path)[0]
+
+
+def read_image_masked(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(data, valid)`` of an image or raster file, opened once.
+
+    ``valid`` comes from the raster's GDAL mask (nodata, alpha, mask band) and NaN
+    for floats; None when every pixel is valid (always for JPEG/PNG/BMP images).
+    """
     if path.lower().endswith((".jpg", ".jpeg", ".png", ".bmp")):
         from PIL import Image
 
         with Image.open(path) as im:
             arr = np.asarray(im.convert("RGB") if im.mode in ("P", "CMYK", "RGBA", "LA") else im)
-        return arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
+        return (arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)), None
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
@@ -51,9 +60,15 @@ def read_image(path: str) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path) as ds:
-                return ds.read()
+                data = ds.read()
+                valid = None
+                if any(f[0].name != "all_valid" for f in ds.mask_flag_enums):
+                    valid = ds.read_masks() > 0
     except RasterioError as exc:
         raise InputError(f"cannot read training image {path}: {' '.join(str(exc).split())}") from None
+    if data.dtype.kind == "f":
+        valid = np.isfinite(data) if valid is None else valid & np.isfinite(data)
+    return data, valid
 
 
 def _list_images(folder: str) -> list[str]:
@@ -219,18 +234,11 @@ class FilePairDataset(PairDataset):
         self.load_size = load_size
 
     def _masked(self, path: str) -> tuple[np.ndarray, np.ndarray | None]:
-        data = read_image(path)
+        data, valid = read_image_masked(path)
         if self.load_size and data.shape[1:] != (self.load_size, self.load_size):
             data = _resize(data, self.load_size)
-        valid = None
-        if path.lower().endswith(RASTER_EXT):
-            import rasterio
-
-            with rasterio.open(path) as ds:
-                if any(f[0].name != "all_valid" for f in ds.mask_flag_enums):
-                    valid = ds.read_masks() > 0
-        if data.dtype.kind == "f":
-            valid = np.isfinite(data) if valid is None else valid & np.isfinite(data)
+            if valid is not None:  # the mask follows the pixels it describes
+                valid = _resize(valid.astype(np.uint8) * 255, self.load_size) >= 128
         return data, valid
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, str]:
