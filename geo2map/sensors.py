@@ -30,7 +30,6 @@ Presets (:data:`SENSORS`):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -339,7 +338,6 @@ class DSM(Scaling):
 
 
 SENSORS: dict[str, type[Scaling]] = {cls.name: cls for cls in (OpticalU8, OpticalReflectance, SAR, DSM)}
-ScalingFactory = Callable[..., Scaling]
 
 
 def get_scaling(name: str, **params: Any) -> Scaling:

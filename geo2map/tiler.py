@@ -107,15 +107,14 @@ def _fits(value: float, dtype: str) -> bool:
 def output_masking(source_nodata: float | None, mask_kind: str, dtype: str) -> tuple[float | None, bool]:
     """``(nodata, internal_mask)`` for an output derived from a source.
 
-    The source's nodata value is kept when the output dtype can hold it; a source
-    masked by an alpha band or mask band gets an internal mask; floats use NaN.
+    The source's nodata value is kept when the output dtype can hold it (a float
+    dtype holds any); otherwise, and for a source masked by an alpha or mask band,
+    the output gets an internal mask. Float outputs without nodata carry NaN.
     """
     if source_nodata is not None and _fits(source_nodata, dtype):
         return source_nodata, False
-    if mask_kind == "mask" or (source_nodata is not None and np.dtype(dtype).kind != "f"):
+    if mask_kind == "mask" or source_nodata is not None:
         return None, True
-    if np.dtype(dtype).kind == "f" and source_nodata is not None:
-        return float("nan"), False
     return None, False
 
 
@@ -573,16 +572,9 @@ def mosaic_tiles(
                 grid, count, dtype, sink, blend=blend, per_band=kind == "nodata", fill=out_nodata, columns=columns
             )
             for path, r, c in items:
-                try:
-                    with GDAL_LOCK, rasterio.open(path) as ds:
-                        data = ds.read()
-                        valid = ds.read_masks() > 0 if kind != "none" else None
-                except RasterioError as exc:
-                    raise RasterReadError(f"cannot read tile {path}: {' '.join(str(exc).split())}") from None
-                if data.dtype.kind == "f":
-                    nan = np.isnan(data)
-                    if nan.any():
-                        valid = ~nan if valid is None else valid & ~nan
+                # the same reader as for scenes: nodata, mask bands and NaN give validity
+                with open_raster(path, allow_ungeoreferenced=True) as tile_src:
+                    data, valid = tile_src.read(Window(0, 0, tile_src.width, tile_src.height))
                 mosaic.add(grid.tile(r, c), data, valid)
                 done += 1
                 if progress:
