@@ -79,3 +79,57 @@ def grid_quicklook(
     fig.savefig(path)
     plt.close(fig)
     return os.fspath(path)
+
+
+def _as_picture(data: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """8-bit 3-band data as it is (no stretch); anything else stretched by :func:`display_rgb`."""
+    if data.dtype == np.uint8 and data.shape[0] >= 3:
+        out = np.moveaxis(data[:3], 0, -1) / 255.0
+        if valid is not None:
+            ok = valid.all(axis=0) if valid.ndim == 3 else valid
+            out[~ok] = 1.0
+        return out
+    return display_rgb(data, valid)
+
+
+def translate_quicklook(
+    source: Any,
+    output: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    title: str = "",
+    max_pixels: int = 1_000_000,
+) -> str:
+    """A PNG with the input (a :class:`~geo2map.raster.open.RasterSource`) and the translated
+    ``output`` raster side by side, both decimated to about ``max_pixels``."""
+    from geo2map.raster.open import open_raster
+
+    plt = _pyplot()
+    data_in, valid_in = source.read_decimated(max_pixels)
+    with open_raster(output, allow_ungeoreferenced=True) as out:
+        data_out, valid_out = out.read_decimated(max_pixels)
+        out_bands = out.count
+    aspect = source.height / max(source.width, 1)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6 * aspect + 0.8), dpi=110)
+    for ax, pic, label in (
+        (
+            axes[0],
+            display_rgb(data_in, valid_in),
+            f"input: {os.path.basename(str(source.path))} "
+            f"({source.count} band{'s' if source.count != 1 else ''}, 2-98% stretch)",
+        ),
+        (
+            axes[1],
+            _as_picture(data_out, valid_out),
+            f"output: {os.path.basename(os.fspath(output))} ({out_bands} band{'s' if out_bands != 1 else ''})",
+        ),
+    ):
+        ax.imshow(pic, interpolation="nearest")
+        ax.set_title(label, fontsize=9)
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return os.fspath(path)

@@ -15,6 +15,8 @@ Presets (:data:`SENSORS`):
     16-bit (or float) reflectance. ``mode="fixed"``: stretch ``[low, high]`` DN
     (default 0..3000, i.e. reflectance 0..0.3 at scale 10 000);
     ``mode="percentile"``: per-band scene percentiles ``p_low``/``p_high``.
+    ``clip=False`` keeps values outside the stretch (linear beyond [-1, 1]); the
+    ``identity`` model uses it so a round trip loses nothing.
 ``sar``
     Backscatter given as ``input`` = ``amplitude`` (e.g. GRD DN), ``intensity``
     (σ⁰ linear) or ``db``. ``method="db"``: ``10·log10(max(I, floor))`` clipped to
@@ -113,7 +115,10 @@ class Scaling:
     # -- mapping ----------------------------------------------------------
     def forward(self, x: np.ndarray, valid: np.ndarray | None = None, aux: np.ndarray | None = None) -> np.ndarray:
         """Raw values (bands, h, w) → float32 in [-1, 1]; invalid pixels → 0."""
-        y = self._forward(np.asarray(x, dtype=np.float64), aux)
+        x = np.asarray(x, dtype=np.float64)
+        if valid is not None:  # nodata must not enter statistics of neighbourhoods (local minimum)
+            x = np.where(valid, x, np.nan)
+        y = self._forward(x, aux)
         if valid is not None:
             y = np.where(valid, y, 0.0).astype(np.float32)
         return np.nan_to_num(y, nan=0.0).astype(np.float32, copy=False)
@@ -159,6 +164,7 @@ class OpticalReflectance(Scaling):
         "high": 3000.0,
         "p_low": 2.0,
         "p_high": 98.0,
+        "clip": True,
     }
 
     def validate(self) -> None:
@@ -185,12 +191,14 @@ class OpticalReflectance(Scaling):
     def _forward(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
         lo = _per_band(self.params["low"], x.shape[0])
         hi = _per_band(self.params["high"], x.shape[0])
-        return _to_unit((x - lo) / (hi - lo))
+        u = (x - lo) / (hi - lo)
+        return _to_unit(u) if self.params["clip"] else (u * 2.0 - 1.0).astype(np.float32)
 
     def _inverse(self, y: np.ndarray) -> np.ndarray:
         lo = _per_band(self.params["low"], y.shape[0])
         hi = _per_band(self.params["high"], y.shape[0])
-        return lo + _from_unit(y) * (hi - lo)
+        u = _from_unit(y) if self.params["clip"] else (np.asarray(y, dtype=np.float64) + 1.0) / 2.0
+        return lo + u * (hi - lo)
 
 
 @dataclass(frozen=True)
@@ -231,7 +239,8 @@ class SAR(Scaling):
         if kind == "amplitude":
             return np.square(x)
         if kind == "db":
-            return np.power(10.0, x / 10.0)
+            with np.errstate(over="ignore"):  # absurd dB values become inf, then clip
+                return np.power(10.0, x / 10.0)
         return x
 
     def _from_intensity(self, i: np.ndarray) -> np.ndarray:

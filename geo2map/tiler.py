@@ -55,20 +55,31 @@ GRID_KEY = "GEO2MAP_GRID"
 # ---------------------------------------------------------------------------
 # Reading tiles
 # ---------------------------------------------------------------------------
-def _read_strip(source: RasterSource, grid: TileGrid, y: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray | None]:
-    return source.read(Window(x0, y, x1 - x0, grid.size))
+def _read_strip(
+    source: RasterSource, grid: TileGrid, y: int, x0: int, x1: int, halo: int = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    return source.read(Window(x0 - halo, y - halo, x1 - x0 + 2 * halo, grid.size + 2 * halo))
 
 
 def iter_tiles(
-    source: RasterSource, grid: TileGrid, *, skip_empty: bool = True, tile_cols: list[int] | None = None
+    source: RasterSource,
+    grid: TileGrid,
+    *,
+    skip_empty: bool = True,
+    tile_cols: list[int] | None = None,
+    halo: int = 0,
+    on_skip: Callable[[Tile], None] | None = None,
 ) -> Iterator[tuple[Tile, np.ndarray, np.ndarray | None]]:
     """Yield ``(tile, data, valid)`` in row-major order.
 
     ``data`` is ``(bands, size, size)`` in the source dtype, ``valid`` a bool array
     of the same shape or None (all valid). Tiles with no valid pixel are skipped
-    when ``skip_empty``. ``tile_cols`` restricts the tiles to those grid columns
-    (a column stripe). Each tile row is read as one strip; the next strip is read
-    in a background thread while the caller works on the current one.
+    when ``skip_empty`` (``on_skip(tile)`` is called for each). ``tile_cols``
+    restricts the tiles to those grid columns (a column stripe). ``halo`` extra
+    pixels are read on every side (``size + 2 * halo`` square; pixels past the
+    raster's edge are invalid); emptiness is judged on the tile itself. Each tile
+    row is read as one strip; the next strip is read in a background thread while
+    the caller works on the current one.
     """
     offsets = grid.row_offsets
     cols = list(range(grid.shape[1])) if tile_cols is None else list(tile_cols)
@@ -76,19 +87,56 @@ def iter_tiles(
         return
     x0 = grid.col_offsets[cols[0]]
     x1 = grid.col_offsets[cols[-1]] + grid.size
+    span = grid.size + 2 * halo
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geo2map-read") as pool:
-        nxt: Future[Any] = pool.submit(_read_strip, source, grid, offsets[0], x0, x1)
+        nxt: Future[Any] = pool.submit(_read_strip, source, grid, offsets[0], x0, x1, halo)
         for r in range(len(offsets)):
             data, valid = nxt.result()
             if r + 1 < len(offsets):
-                nxt = pool.submit(_read_strip, source, grid, offsets[r + 1], x0, x1)
+                nxt = pool.submit(_read_strip, source, grid, offsets[r + 1], x0, x1, halo)
             for c in cols:
                 tile = grid.tile(r, c)
-                sl = slice(tile.col_off - x0, tile.col_off - x0 + grid.size)
+                sl = slice(tile.col_off - x0, tile.col_off - x0 + span)
                 v = None if valid is None else valid[:, :, sl]
-                if skip_empty and v is not None and not v.any():
+                if skip_empty and v is not None and not v[:, halo : halo + grid.size, halo : halo + grid.size].any():
+                    if on_skip:
+                        on_skip(tile)
                     continue
                 yield tile, data[:, :, sl], v
+
+
+TileStream = Iterator[tuple[Tile, np.ndarray, "np.ndarray | None"]]
+
+
+def stream_mosaic(
+    grid: TileGrid,
+    spec: OutputSpec,
+    sink: Callable[..., None],
+    tiles: Callable[[tuple[int, int]], TileStream],
+    *,
+    blend: str | BlendMethod = "cosine",
+    per_band: bool = False,
+    max_stripe_width: int = 8192,
+) -> None:
+    """Blend the tiles ``tiles(columns)`` yields for each column stripe and send rows to ``sink``.
+
+    Scenes wider than ``max_stripe_width`` are built in vertical stripes (see
+    :meth:`TileGrid.column_stripes`) so the accumulator's memory does not grow with
+    the width; ``tiles((c0, c1))`` must yield, in row-major order, the tiles whose
+    columns touch the stripe (:meth:`TileGrid.tiles_in_columns`).
+    """
+    for columns in grid.column_stripes(max_stripe_width):
+        mosaic = StreamingMosaic(
+            grid, spec.count, spec.dtype, sink, blend=blend, per_band=per_band, fill=spec.nodata, columns=columns
+        )
+        for tile, data, valid in tiles(columns):
+            mosaic.add(tile, data, valid)
+        mosaic.close()
+
+
+def count_tiles(grid: TileGrid, max_stripe_width: int = 8192) -> int:
+    """Tiles a :func:`stream_mosaic` pass visits (a tile on a stripe border counts once per stripe)."""
+    return sum(len(grid.tiles_in_columns(c0, c1)) for c0, c1 in grid.column_stripes(max_stripe_width)) * grid.shape[0]
 
 
 # ---------------------------------------------------------------------------
@@ -171,7 +219,7 @@ def remosaic_raster(
 ) -> str:
     """Tile ``src``, pass each tile through ``fn`` (identity if None), blend, write ``dst``.
 
-    Progress counts tiles including empty ones that are skipped.
+    Progress counts tiles, including empty ones that are skipped.
     """
     check_output_path(dst, overwrite)
     with open_raster(
@@ -180,33 +228,28 @@ def remosaic_raster(
         grid = TileGrid(source.width, source.height, size, overlap, source.transform, source.crs)
         spec = spec_for(source, preset=preset, creation_options=creation_options)
         per_band = source.mask_kind == "nodata" and fn is None
-        stripes = grid.column_stripes(max_stripe_width)
-        total = sum(len(grid.tiles_in_columns(c0, c1)) for c0, c1 in stripes) * grid.shape[0]
+        total = count_tiles(grid, max_stripe_width)
         done = 0
+
+        def tick(_: Tile | None = None) -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, total)
+
+        def tiles(columns: tuple[int, int]) -> TileStream:
+            cols = grid.tiles_in_columns(*columns)
+            for tile, data, valid in iter_tiles(source, grid, tile_cols=cols, on_skip=tick):
+                yield tile, (data if fn is None else fn(data)), valid
+                tick()
+
+        stripe = grid.column_stripes(max_stripe_width)[0]
         with (
-            block_cache_env(source, width=stripes[0][1] - stripes[0][0]),
+            block_cache_env(source, width=stripe[1] - stripe[0]),
             RasterWriter(dst, spec, overwrite) as writer,
             BackgroundWriter(writer) as sink,
         ):
-            for c0, c1 in stripes:
-                mosaic = StreamingMosaic(
-                    grid,
-                    spec.count,
-                    spec.dtype,
-                    sink,
-                    blend=blend,
-                    per_band=per_band,
-                    fill=spec.nodata,
-                    columns=(c0, c1),
-                )
-                for tile, data, valid in iter_tiles(source, grid, tile_cols=grid.tiles_in_columns(c0, c1)):
-                    mosaic.add(tile, data if fn is None else fn(data), valid)
-                    done += 1
-                    if progress:
-                        progress(done, total)
-                mosaic.close()
-            if progress:
-                progress(total, total)
+            stream_mosaic(grid, spec, sink, tiles, blend=blend, per_band=per_band, max_stripe_width=max_stripe_width)
     return os.fspath(dst)
 
 
@@ -554,30 +597,25 @@ def mosaic_tiles(
         colorinterp=tuple(ColorInterp(c) for c in colorinterp),
         tags=tags,
     )
-    stripes = grid.column_stripes(max_stripe_width)
-    jobs = []
-    for c0, c1 in stripes:
-        cols = set(grid.tiles_in_columns(c0, c1))
-        jobs.append(
-            (
-                (c0, c1),
-                [(p, int(r), int(c)) for p, r, c in zip(paths, gdf["row"], gdf["col"], strict=True) if int(c) in cols],
-            )
-        )
-    total = sum(len(j) for _, j in jobs)
+    items = [(p, int(r), int(c)) for p, r, c in zip(paths, gdf["row"], gdf["col"], strict=True)]
+    stripe_cols = [set(grid.tiles_in_columns(c0, c1)) for c0, c1 in grid.column_stripes(max_stripe_width)]
+    total = sum(1 for cols in stripe_cols for item in items if item[2] in cols)
     done = 0
+
+    def tiles(columns: tuple[int, int]) -> TileStream:
+        nonlocal done
+        cols = set(grid.tiles_in_columns(*columns))
+        for path, r, c in (item for item in items if item[2] in cols):
+            # the same reader as for scenes: nodata, mask bands and NaN give validity
+            with open_raster(path, allow_ungeoreferenced=True) as tile_src:
+                data, valid = tile_src.read(Window(0, 0, tile_src.width, tile_src.height))
+            yield grid.tile(r, c), data, valid
+            done += 1
+            if progress:
+                progress(done, total)
+
     with RasterWriter(dst, spec, overwrite) as writer, BackgroundWriter(writer) as sink:
-        for columns, items in jobs:
-            mosaic = StreamingMosaic(
-                grid, count, dtype, sink, blend=blend, per_band=kind == "nodata", fill=out_nodata, columns=columns
-            )
-            for path, r, c in items:
-                # the same reader as for scenes: nodata, mask bands and NaN give validity
-                with open_raster(path, allow_ungeoreferenced=True) as tile_src:
-                    data, valid = tile_src.read(Window(0, 0, tile_src.width, tile_src.height))
-                mosaic.add(grid.tile(r, c), data, valid)
-                done += 1
-                if progress:
-                    progress(done, total)
-            mosaic.close()
+        stream_mosaic(
+            grid, spec, sink, tiles, blend=blend, per_band=kind == "nodata", max_stripe_width=max_stripe_width
+        )
     return os.fspath(dst)

@@ -199,8 +199,13 @@ def test_validation_metrics_match_library_values_on_known_pairs(tmp_path: Path) 
         r = ((s["B"] + 1) / 2).numpy().astype(np.float64)
         maes.append(np.abs(f - r).mean())
         psnrs.append(peak_signal_noise_ratio(r, f, data_range=1.0))
-        ssims.append(float(structural_similarity_index_measure(
-            torch.from_numpy(f)[None].float(), torch.from_numpy(r)[None].float(), data_range=1.0)))
+        ssims.append(
+            float(
+                structural_similarity_index_measure(
+                    torch.from_numpy(f)[None].float(), torch.from_numpy(r)[None].float(), data_range=1.0
+                )
+            )
+        )
     assert m["val_L1"] == pytest.approx(np.mean(maes), rel=1e-4)
     assert m["val_PSNR"] == pytest.approx(np.mean(psnrs), rel=1e-4)
     assert m["val_SSIM"] == pytest.approx(np.mean(ssims), rel=1e-4)

@@ -88,8 +88,10 @@ from geo2map.cli import models as _models  # noqa: E402
 from geo2map.cli import mosaic as _mosaic  # noqa: E402
 from geo2map.cli import tile as _tile  # noqa: E402
 from geo2map.cli import train as _train  # noqa: E402
+from geo2map.cli import translate as _translate  # noqa: E402
 
 cli.add_command(_tile.tile)
 cli.add_command(_mosaic.mosaic)
 cli.add_command(_models.models)
 cli.add_command(_train.train)
+cli.add_command(_translate.translate)

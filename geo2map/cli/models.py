@@ -16,13 +16,10 @@ def models() -> None:
 def list_models() -> None:
     """Built-in and plugin models with their cards' one-line summaries."""
     from geo2map.models.package import read_card
-    from geo2map.models.registry import available
+    from geo2map.models.registry import IDENTITY, available, identity_card
 
-    found = available()
-    if not found:
-        click.echo("no built-in models are installed (a model file path works wherever a name does)")
-        return
-    for name, path in sorted(found.items()):
+    click.echo(f"{IDENTITY:12s} {identity_card(1, 'uint8').summary} [any bands]")
+    for name, path in sorted(available().items()):
         try:
             line = read_card(path).one_line()
         except Exception as exc:  # noqa: BLE001 - list the others
@@ -36,9 +33,10 @@ def list_models() -> None:
 def info(model: str, as_json: bool) -> None:
     """Show the model card of a built-in model NAME or a model file PATH."""
     from geo2map.models.package import read_card
-    from geo2map.models.registry import resolve
+    from geo2map.models.registry import IDENTITY, identity_card, resolve
 
-    card = read_card(resolve(model))
+    # identity takes any bands; show it for one 8-bit band
+    card = identity_card(1, "uint8") if model == IDENTITY else read_card(resolve(model))
     if as_json:
         click.echo(json.dumps(card.to_dict(), indent=2))
         return

@@ -4,6 +4,11 @@ A built-in model is a ``.safetensors`` model file shipped in
 ``geo2map/models/builtin/``; each appears once in :data:`BUILTIN` (name → file).
 Third-party packages add models through the ``geo2map.models`` entry point
 group: an entry point named ``NAME`` resolving to a path (str) of a model file.
+
+``identity`` is built in without a file: it has no network, takes any number of
+bands and gives back the input scaled to [-1, 1] and un-scaled again, so it
+checks and benchmarks the pipeline itself (:func:`identity_card` builds its card
+for a scene).
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from geo2map.errors import ModelError
+from geo2map.models.card import Architecture, Band, ModelCard
+
+IDENTITY = "identity"
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
@@ -32,8 +40,45 @@ class ModelSpec:
 BUILTIN: tuple[ModelSpec, ...] = tuple(ModelSpec(p.stem, p.name) for p in sorted(BUILTIN_DIR.glob("*.safetensors")))
 
 
+def identity_scaling(dtype: str) -> dict[str, object]:
+    """The lossless scaling the identity model uses for a dtype."""
+    import numpy as np
+
+    dt = np.dtype(dtype)
+    if dt == np.uint8:
+        return {"name": "optical_u8", "params": {}}
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return {"name": "optical_reflectance", "params": {"mode": "fixed", "low": int(info.min), "high": int(info.max)}}
+    # floats: the scene's range (fitted), linear beyond it so no value is clipped
+    return {
+        "name": "optical_reflectance",
+        "params": {"mode": "percentile", "p_low": 0.0, "p_high": 100.0, "clip": False},
+    }
+
+
+def identity_card(count: int, dtype: str, band_names: list[str] | tuple[str, ...] = ()) -> ModelCard:
+    """The card of the ``identity`` model for a scene with ``count`` bands of ``dtype``."""
+    names = list(band_names) or [f"band{i}" for i in range(1, count + 1)]
+    scaling = identity_scaling(dtype)
+    return ModelCard(
+        name=IDENTITY,
+        task="identity",
+        summary="No network: output = input scaled to [-1, 1] and back (checks and benchmarks the pipeline)",
+        architecture=Architecture(generator="identity", in_bands=count, out_bands=count, ngf=0, norm="none"),
+        input_scaling=scaling,
+        output_scaling=scaling,
+        input_bands=[Band(n) for n in names],
+        output_bands=[Band(n) for n in names],
+        output_dtype=str(dtype),
+        tile_size=256,
+        overlap=32,
+        licence="same as geo2map",
+    ).validate()
+
+
 def available() -> dict[str, str]:
-    """Name → model file path for built-in and plugin models."""
+    """Name → model file path for built-in and plugin models (``identity`` has no file)."""
     out = {spec.name: os.fspath(spec.path) for spec in BUILTIN}
     for ep in entry_points(group="geo2map.models"):
         try:
@@ -48,8 +93,10 @@ def resolve(name_or_path: str | os.PathLike[str]) -> str:
     text = os.fspath(name_or_path)
     if os.path.exists(text):
         return text
+    if text == IDENTITY:
+        raise ModelError("the identity model has no file; geo2map.translate_raster takes model='identity'")
     models = available()
     if text in models:
         return models[text]
-    hint = f"built-in models: {', '.join(sorted(models))}" if models else "no built-in models are installed"
+    hint = f"built-in models: {', '.join(sorted([IDENTITY, *models]))}"
     raise ModelError(f"model {text!r} is neither a file nor a known model name ({hint})")

@@ -74,6 +74,27 @@ def utm_crs_for(lon: float, lat: float) -> CRS:
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
+def _gcp_warp_scale(gcps: list[Any], gcp_crs: CRS, target: CRS, width: int, height: int) -> float:
+    """Destination pixels per source pixel of GDAL's default warp of a GCP-only raster.
+
+    The source pixel area comes from a least-squares affine fit of the GCPs
+    (pixel → target CRS), the destination's from GDAL's suggested output grid.
+    """
+    from rasterio.warp import calculate_default_transform
+    from rasterio.warp import transform as warp_transform
+
+    xs, ys = warp_transform(gcp_crs, target, [g.x for g in gcps], [g.y for g in gcps])
+    pix = np.column_stack([[g.col for g in gcps], [g.row for g in gcps], np.ones(len(gcps))])
+    coef_x, *_ = np.linalg.lstsq(pix, np.asarray(xs), rcond=None)
+    coef_y, *_ = np.linalg.lstsq(pix, np.asarray(ys), rcond=None)
+    src_area = abs(coef_x[0] * coef_y[1] - coef_x[1] * coef_y[0])
+    dst_transform, _, _ = calculate_default_transform(gcp_crs, target, width, height, gcps=gcps)
+    dst_area = abs(dst_transform.a * dst_transform.e - dst_transform.b * dst_transform.d)
+    if not (src_area > 0 and dst_area > 0):
+        return 1.0
+    return float(math.sqrt(src_area / dst_area))
+
+
 def _complex_amplitude_vrt(ds: rasterio.io.DatasetReader, path: str) -> str:
     """VRT XML exposing ``|z|`` of each complex band as Float32, keeping GCPs/georef."""
     parts = [f'<VRTDataset rasterXSize="{ds.width}" rasterYSize="{ds.height}">']
@@ -410,6 +431,10 @@ def open_raster(
                 "crs": target,
                 "src_crs": gcp_crs,
                 "resampling": Resampling[resampling],
+                # exact transformer: GDAL's default approximation (0.125 px) is fitted per
+                # warped chunk, so a pixel read in two windows could come from different
+                # source pixels, and overlapping tiles would disagree
+                "tolerance": 0.0,
             }
             src_nodata = nodata if nodata is not None else current.nodata
             if src_nodata is not None:
@@ -417,6 +442,10 @@ def open_raster(
                 vrt_kwargs["nodata"] = src_nodata
             else:
                 vrt_kwargs["add_alpha"] = True
+            # one fixed resampling scale for the whole scene: GDAL otherwise estimates it
+            # per warped chunk, and a pixel's value would depend on the window read
+            scale = f"{_gcp_warp_scale(gcps, gcp_crs, target, current.width, current.height):.6f}"
+            vrt_kwargs.update(XSCALE=scale, YSCALE=scale)
             current = WarpedVRT(current, **vrt_kwargs)
             stack.append(current)
             notes[NOTE_WARPED] = (

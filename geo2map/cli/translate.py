@@ -1,0 +1,126 @@
+"""``geo2map translate``: translate a raster with a model (a thin front on translate_raster)."""
+
+from __future__ import annotations
+
+import click
+
+from geo2map.cli.options import (
+    allow_ungeo_opt,
+    bidx_opt,
+    blend_opt,
+    cog_opt,
+    creation_options_opt,
+    dst_crs_opt,
+    format_opt,
+    nodata_opt,
+    overwrite_opt,
+    progress_bar,
+)
+
+
+@click.command(short_help="Translate a raster with a model (SAR → optical, photo → map, ...).")
+@click.argument("src", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The GeoTIFF to write.")
+@click.option(
+    "-m",
+    "--model",
+    required=True,
+    metavar="NAME|FILE",
+    help="A built-in model name ('geo2map models list'; 'identity' checks the pipeline) or a .safetensors model file.",
+)
+@bidx_opt
+@nodata_opt
+@dst_crs_opt
+@allow_ungeo_opt
+@click.option("--tile-size", type=click.IntRange(min=1), default=None, help="Tile size (default: the model card's).")
+@click.option(
+    "--overlap",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Overlap between tiles in pixels (default and minimum: the model card's recommendation).",
+)
+@blend_opt
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=None, help="Tiles per batch (default: 4 CPU, 32 GPU)."
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--precision",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    help="auto: bf16 autocast on GPUs that support it, fp32 on CPU.",
+)
+@format_opt
+@cog_opt
+@creation_options_opt
+@overwrite_opt
+@click.option(
+    "--quicklook",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write a PNG with input | output side by side.",
+)
+@click.option("--quiet", "-q", is_flag=True, default=False, help="No progress bar or summary.")
+def translate(
+    src: str,
+    output: str,
+    model: str,
+    bidx: str | None,
+    nodata: float | None,
+    dst_crs: str | None,
+    allow_ungeoreferenced: bool,
+    tile_size: int | None,
+    overlap: int | None,
+    blend: str,
+    batch_size: int | None,
+    device: str,
+    precision: str,
+    preset: str,
+    cog: bool,
+    creation_options: tuple[str, ...],
+    overwrite: bool,
+    quicklook: str | None,
+    quiet: bool,
+) -> None:
+    """Translate SRC with MODEL into OUTPUT on exactly SRC's grid (CRS, transform, size).
+
+    The model's card gives the bands it expects, how raw values are scaled (with
+    statistics of the whole scene), the tile size and the overlap; nodata in SRC
+    stays nodata in OUTPUT.
+
+    \b
+    geo2map translate s1_vh.tif --model sar2rgb -o rgb.tif --quicklook rgb.png
+    geo2map translate stack.vrt --model my_model.safetensors --bidx 4,3,2 -o out.tif --cog
+    """
+    from geo2map.raster.write import parse_creation_options
+    from geo2map.translate import translate_raster
+
+    with progress_bar("translating", not quiet) as progress:
+        result = translate_raster(
+            src,
+            output,
+            model,
+            bidx=bidx,
+            nodata=nodata,
+            dst_crs=dst_crs,
+            allow_ungeoreferenced=allow_ungeoreferenced,
+            tile_size=tile_size,
+            overlap=overlap,
+            blend=blend,
+            batch_size=batch_size,
+            device=device,
+            precision=precision,
+            preset="cog" if cog else preset,  # type: ignore[arg-type]
+            creation_options=parse_creation_options(creation_options),
+            overwrite=overwrite,
+            quicklook=quicklook,
+            progress=progress,
+        )
+    if not quiet:
+        click.echo(
+            f"wrote {result.path}: {result.translated} tiles translated, {result.skipped} empty skipped, "
+            f"{result.seconds:.1f} s on {result.device} ({result.precision})"
+        )
+        if result.quicklook:
+            click.echo(f"quicklook {result.quicklook}")

@@ -1,0 +1,282 @@
+"""Translate a raster with a model: the streaming pipeline behind ``geo2map translate``.
+
+One pass over the scene, in bounded memory::
+
+    read strip (thread) → scale tiles with scene statistics → batch → network
+    → un-scale → blend (streaming mosaicker) → write block rows (thread)
+
+* The model card decides everything model-specific: the bands it takes, the
+  scaling of raw values into [-1, 1] (fitted **once** on a decimated read of the
+  whole scene, never per tile), the tile size, the minimum overlap, the output
+  dtype, band names and colour interpretation, and the inference mode.
+* Tiles without any valid pixel are skipped; output pixels are nodata wherever
+  the input was nodata (a per-dataset mask for integer outputs, NaN for floats).
+* The output has exactly the source's grid (CRS, transform, size) and is written
+  to a temporary file renamed into place at the end: an error or an interrupt
+  leaves nothing at ``dst``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rasterio.enums import ColorInterp
+
+from geo2map._version import __version__
+from geo2map.errors import BandSelectionError, InputError, ModelError
+from geo2map.mosaic.blend import BlendMethod
+from geo2map.raster.open import RasterSource, block_cache_env, open_raster
+from geo2map.raster.tiling import Tile, TileGrid
+from geo2map.raster.write import BackgroundWriter, OutputSpec, Preset, RasterWriter, check_output_path
+from geo2map.tiler import TileStream, count_tiles, iter_tiles, output_masking, spec_for, stream_mosaic
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class TranslateResult:
+    """What :func:`translate_raster` did."""
+
+    path: str
+    model: str
+    tiles: int
+    translated: int
+    skipped: int
+    seconds: float
+    device: str
+    precision: str
+    input_scaling: dict[str, Any]
+    quicklook: str | None = None
+
+    @property
+    def tiles_per_second(self) -> float:
+        return self.translated / self.seconds if self.seconds > 0 else float("nan")
+
+
+def load_for_translation(model: Any, source: RasterSource, device: str = "cpu") -> Any:
+    """A :class:`~geo2map.models.package.LoadedModel` for ``model`` (name, path or loaded model)."""
+    from geo2map.models.package import LoadedModel, load_model
+    from geo2map.models.registry import IDENTITY, identity_card, resolve
+
+    if isinstance(model, LoadedModel):
+        return model
+    if os.fspath(model) == IDENTITY and not os.path.exists(IDENTITY):
+        names = [d or f"band{i}" for i, d in zip(source.indexes, source.descriptions, strict=True)]
+        return LoadedModel(identity_card(source.count, source.dtype, names), None, IDENTITY)
+    return load_model(resolve(model), device=device)
+
+
+def check_bands(card: Any, source: RasterSource) -> None:
+    """Raise a clear error when the scene's (selected) bands do not fit the model."""
+    want = card.architecture.in_bands
+    if card.task == "identity" or source.count == want:
+        return
+    names = ", ".join(b.name for b in card.input_bands) or f"{want} band(s)"
+    have = ", ".join(f"{i}:{d}" if d else str(i) for i, d in zip(source.indexes, source.descriptions, strict=True))
+    raise BandSelectionError(
+        f"model {card.name or '?'} expects {want} input band{'s' if want != 1 else ''} ({names}) but "
+        f"{os.path.basename(source.path)} gives {source.count} (bands {have}); choose them with --bidx, "
+        f"e.g. --bidx {','.join(str(i) for i in source.indexes[:want]) or '1'}"
+    )
+
+
+def _tile_settings(card: Any, tile_size: int | None, overlap: int | None) -> tuple[int, int]:
+    size = int(tile_size or card.tile_size)
+    if card.task != "identity":
+        from geo2map.models.networks import GENERATORS
+
+        mult = GENERATORS[card.architecture.generator].multiple
+        if size % mult:
+            raise InputError(f"tile size {size} must be a multiple of {mult} for {card.architecture.generator}")
+    recommended = min(card.overlap, size - 1)
+    ov = recommended if overlap is None else int(overlap)
+    if ov < recommended and card.task != "identity":  # identity has no seams to hide
+        raise InputError(f"overlap {ov} is below the model's recommended {recommended} px (seams would show)")
+    if not 0 <= ov < size:
+        raise InputError(f"overlap {ov} must be smaller than the tile size {size}")
+    return size, ov
+
+
+def _output_spec(
+    card: Any, source: RasterSource, preset: Preset, creation_options: dict[str, str] | None, tags: dict[str, str]
+) -> tuple[OutputSpec, bool]:
+    """The output's spec and whether blending keeps per-band weights."""
+    if card.task == "identity":
+        return spec_for(source, preset=preset, creation_options=creation_options, tags=tags), (
+            source.mask_kind == "nodata"
+        )
+    dtype = card.output_dtype
+    masked = source.mask_kind != "none"
+    if np.dtype(dtype).kind == "f":
+        nodata, internal = (float("nan"), False) if masked else (None, False)
+    else:
+        nodata, internal = output_masking(None, "mask" if masked else "none", dtype)
+    colorinterp = None
+    if card.output_colorinterp:
+        try:
+            colorinterp = tuple(ColorInterp[c.lower()] for c in card.output_colorinterp)
+        except KeyError as exc:
+            raise ModelError(f"model card has an unknown colour interpretation {exc}") from None
+    descriptions = tuple(b.description or b.name for b in card.output_bands) or None
+    spec = OutputSpec(
+        width=source.width,
+        height=source.height,
+        transform=source.transform,
+        crs=source.crs,
+        count=card.architecture.out_bands,
+        dtype=dtype,
+        nodata=nodata,
+        internal_mask=internal,
+        preset=preset,
+        creation_options=creation_options or {},
+        descriptions=descriptions,
+        colorinterp=colorinterp,
+        tags={**source.notes, **tags},
+    )
+    return spec, False
+
+
+def translate_raster(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    model: Any,
+    *,
+    bidx: str | Sequence[int] | None = None,
+    nodata: float | None = None,
+    dst_crs: str | None = None,
+    allow_ungeoreferenced: bool = False,
+    tile_size: int | None = None,
+    overlap: int | None = None,
+    blend: str | BlendMethod = "cosine",
+    batch_size: int | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    channels_last: bool | None = None,
+    preset: Preset = "deflate",
+    creation_options: dict[str, str] | None = None,
+    overwrite: bool = False,
+    quicklook: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+    seed: int = 0,
+    max_stripe_width: int = 8192,
+) -> TranslateResult:
+    """Translate ``src`` with ``model`` into ``dst`` on exactly the source's grid.
+
+    Args:
+        src: Any GDAL raster (GeoTIFF, VRT, GCP-only SAR, ...).
+        dst: Output GeoTIFF (or COG with ``preset="cog"``).
+        model: A built-in model name (``identity``, ...), a model file path, or a
+            :class:`~geo2map.models.package.LoadedModel`.
+        bidx: 1-based bands to feed the model, e.g. ``"2"`` or ``[4, 3, 2]``.
+        nodata: Input value to treat as nodata (overrides the raster's).
+        dst_crs: CRS to warp GCP-only rasters onto (default: UTM of the centre).
+        tile_size: Tile size (default: the card's).
+        overlap: Overlap between tiles (default and minimum: the card's).
+        blend: ``cosine``, ``linear``, ``none`` or a callable (see :mod:`geo2map.mosaic.blend`).
+        batch_size, device, precision, channels_last, seed: See :class:`~geo2map.inference.Translator`.
+        preset: ``deflate``, ``zstd`` or ``cog``; ``creation_options`` add GDAL options.
+        quicklook: Also write a PNG with input | output side by side.
+        progress: Called as ``progress(tiles_done, tiles_total)``; skipped empty
+            tiles count as done. An exception raised in it stops the run (nothing
+            is left at ``dst``), which is how a front end cancels.
+
+    Raises:
+        Geo2MapError subclasses (one-line messages) for bad inputs, models and outputs.
+    """
+    from geo2map.inference import Translator
+    from geo2map.sensors import scaling_from_dict
+
+    t_start = time.perf_counter()
+    dst = os.fspath(dst)
+    check_output_path(dst, overwrite)
+    with open_raster(
+        src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
+    ) as source:
+        loaded = load_for_translation(model, source, "cpu")
+        card = loaded.card
+        check_bands(card, source)
+        size, ov = _tile_settings(card, tile_size, overlap)
+        in_scaling = scaling_from_dict(card.input_scaling).fit_source(source)
+        out_scaling = in_scaling if card.task == "identity" else scaling_from_dict(card.output_scaling)
+        try:  # an output scaling needing scene statistics the card does not fix cannot work
+            out_scaling.inverse(np.zeros((card.architecture.out_bands, 1, 1), np.float32))
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"model {card.name}: its output scaling {out_scaling.name} is unusable ({exc})") from None
+        halo = in_scaling.halo
+        translator = Translator(
+            loaded, device=device, precision=precision, batch_size=batch_size, channels_last=channels_last, seed=seed
+        )
+        grid = TileGrid(source.width, source.height, size, ov, source.transform, source.crs)
+        tags = {
+            "GEO2MAP_VERSION": __version__,
+            "GEO2MAP_MODEL": card.name or os.path.basename(loaded.path),
+            "GEO2MAP_TASK": card.task,
+            "GEO2MAP_TILES": json.dumps(
+                {"size": size, "overlap": ov, "blend": blend if isinstance(blend, str) else "custom"}
+            ),
+            "GEO2MAP_INPUT_SCALING": json.dumps(in_scaling.to_dict()),
+        }
+        spec, per_band = _output_spec(card, source, preset, creation_options, tags)
+        total = count_tiles(grid, max_stripe_width)
+        lock = threading.Lock()
+        counts = {"translated": 0, "skipped": 0}
+
+        def skipped(_: Tile) -> None:
+            with lock:
+                counts["skipped"] += 1
+
+        def report() -> None:
+            if progress:
+                progress(counts["translated"] + counts["skipped"], total)
+
+        def tiles(columns: tuple[int, int]) -> TileStream:
+            cols = grid.tiles_in_columns(*columns)
+
+            def scaled() -> Any:
+                for tile, data, valid in iter_tiles(source, grid, tile_cols=cols, halo=halo, on_skip=skipped):
+                    x = in_scaling.forward(data, valid)
+                    if halo:
+                        inner = (slice(None), slice(halo, halo + size), slice(halo, halo + size))
+                        x = np.ascontiguousarray(x[inner])
+                        valid = None if valid is None else valid[inner]
+                    yield (tile, valid), x
+
+            for (tile, valid), y in translator(scaled()):
+                yield tile, out_scaling.inverse(y), valid
+                counts["translated"] += 1
+                report()
+            report()
+
+        stripe = grid.column_stripes(max_stripe_width)[0]
+        with (
+            block_cache_env(source, width=stripe[1] - stripe[0]),
+            RasterWriter(dst, spec, overwrite) as writer,
+            BackgroundWriter(writer) as sink,
+        ):
+            stream_mosaic(grid, spec, sink, tiles, blend=blend, per_band=per_band, max_stripe_width=max_stripe_width)
+        if progress:
+            progress(total, total)
+        ql = None
+        if quicklook:
+            from geo2map.plots import translate_quicklook
+
+            ql = translate_quicklook(source, dst, quicklook, title=f"{card.name or 'model'}")
+    return TranslateResult(
+        path=dst,
+        model=card.name,
+        tiles=total,
+        translated=counts["translated"],
+        skipped=counts["skipped"],
+        seconds=time.perf_counter() - t_start,
+        device=str(translator.device),
+        precision=translator.precision,
+        input_scaling=in_scaling.to_dict(),
+        quicklook=ql,
+    )
