@@ -46,8 +46,9 @@ def size_for(arch: str) -> int:
     return 128 if arch in ("unet_128", "resnet_6blocks") else 256
 
 
-def bench_inference(arch: str, ngf: int, batch: int, bf16: bool, cl: bool, device: torch.device,
-                    compile_: bool, reps: int, min_s: float) -> float:
+def bench_inference(
+    arch: str, ngf: int, batch: int, bf16: bool, cl: bool, device: torch.device, compile_: bool, reps: int, min_s: float
+) -> float:
     net = build_generator(arch, 3, 3, ngf=ngf, norm="batch").eval().to(device)
     fmt = torch.channels_last if cl else torch.contiguous_format
     net = net.to(memory_format=fmt)
@@ -64,11 +65,24 @@ def bench_inference(arch: str, ngf: int, batch: int, bf16: bool, cl: bool, devic
     return batch / _time(run, device, reps, min_s)
 
 
-def bench_training(arch: str, ngf: int, batch: int, bf16: bool, cl: bool, device: torch.device,
-                   reps: int, min_s: float) -> float:
+def bench_training(
+    arch: str, ngf: int, batch: int, bf16: bool, cl: bool, device: torch.device, reps: int, min_s: float
+) -> float:
     s = size_for(arch)
-    cfg = resolve_config("pix2pix", "paper", None, {"data": "-", "generator": arch, "ngf": ngf, "ndf": 64,
-                                                     "channels_last": cl, "crop_size": s, "device": device.type})
+    cfg = resolve_config(
+        "pix2pix",
+        "paper",
+        None,
+        {
+            "data": "-",
+            "generator": arch,
+            "ngf": ngf,
+            "ndf": 64,
+            "channels_last": cl,
+            "crop_size": s,
+            "device": device.type,
+        },
+    )
     model = Pix2Pix(cfg, 3, 3, device, torch.bfloat16 if bf16 else None)
     batch_data = {"A": torch.randn(batch, 3, s, s), "B": torch.randn(batch, 3, s, s).clamp(-1, 1)}
     return 1.0 / _time(lambda: model.step(batch_data), device, reps, min_s)
@@ -100,14 +114,17 @@ def main() -> None:
             for bf16 in (False, True):
                 for cl in (False, True):
                     for comp in compiles:
-                        inf = bench_inference(arch, args.ngf, batch, bf16, cl, device, comp, args.reps,
-                                              args.min_seconds)
+                        inf = bench_inference(
+                            arch, args.ngf, batch, bf16, cl, device, comp, args.reps, args.min_seconds
+                        )
                         tr = float("nan")
                         if not args.no_train and not comp:
                             tr = bench_training(arch, args.ngf, batch, bf16, cl, device, args.reps, args.min_seconds)
-                        print(f"| {arch} | {size_for(arch)} | {batch} | {'bf16' if bf16 else 'fp32'} | "
-                              f"{'on' if cl else 'off'} | {'yes' if comp else 'no'} | {inf:.1f} | {tr:.2f} |",
-                              flush=True)
+                        print(
+                            f"| {arch} | {size_for(arch)} | {batch} | {'bf16' if bf16 else 'fp32'} | "
+                            f"{'on' if cl else 'off'} | {'yes' if comp else 'no'} | {inf:.1f} | {tr:.2f} |",
+                            flush=True,
+                        )
 
 
 if __name__ == "__main__":

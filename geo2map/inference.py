@@ -5,8 +5,9 @@ array already scaled to [-1, 1] — into a stream of ``(key, y)`` in the same or
 It owns everything about running the generator well:
 
 * **Device**: ``auto`` = CUDA when present, else CPU; ``cuda``, ``cuda:1``, ``cpu``.
-* **Precision**: ``auto`` = bf16 autocast on CUDA devices that support it, float32
-  on CPU (see README's measurements); ``fp32``, ``bf16``, ``fp16`` force one.
+* **Precision**: ``auto`` = bf16 autocast on CUDA devices that support it and on
+  CPUs with AMX bf16 units, float32 elsewhere (README has the speed and the
+  measured fp32-vs-bf16 output differences); ``fp32``, ``bf16``, ``fp16`` force one.
 * **The card's inference mode**: ``eval``, or ``train`` as the reference pix2pix
   ``test.py`` runs U-Nets — dropout active and batch norm with the statistics of
   the tile itself. Batch norm is swapped for a per-sample normalisation with the
@@ -63,12 +64,27 @@ def resolve_precision(precision: str, device: Any) -> str:
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}")
     if precision == "auto":
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
-            return "bf16"
-        return "fp32"
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if device.type == "cpu" and cpu_has_amx() else "fp32"
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise InputError("this GPU has no bfloat16 support; use --precision fp16 or fp32")
     return precision
+
+
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX tiles (bf16 matrix units: Intel Sapphire Rapids and later).
+
+    Only there is bf16 autocast on CPU clearly faster than fp32 (3x for a U-Net-256
+    here, README); elsewhere it is emulated and slower.
+    """
+    import torch
+
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool(probe()) if probe else False
+    except Exception:  # noqa: BLE001 - a private probe: absent or failing means no
+        return False
 
 
 def _per_sample_norm(bn: Any) -> Any:
@@ -177,8 +193,8 @@ class Translator:
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
         precision: ``auto``, ``fp32``, ``bf16``, ``fp16`` (autocast).
         batch_size: Tiles per forward pass (default 4 on CPU, 32 on CUDA).
-        channels_last: NHWC memory format (default: on for CUDA, off on CPU,
-            where it measured slower here).
+        channels_last: NHWC memory format (default on: faster on CUDA and, per
+            ``benchmarks/bench_models.py``, on CPU too).
         seed: Seeds dropout for models run in ``train`` inference mode, so runs repeat.
     """
 
@@ -201,7 +217,7 @@ class Translator:
         self.batch_size = int(batch_size or (32 if cuda else 4))
         if self.batch_size < 1:
             raise InputError("batch size must be >= 1")
-        self.channels_last = cuda if channels_last is None else channels_last
+        self.channels_last = True if channels_last is None else channels_last
         self.seed = seed
         self.net = model.generator
         if self.net is not None:

@@ -40,14 +40,25 @@ import numpy as np
 from geo2map.errors import InputError
 
 
+def _work_dtype(dtype: np.dtype) -> type:
+    """float32 arithmetic unless the values need more than its 24-bit mantissa."""
+    return np.float64 if dtype.kind in "iuf" and dtype.itemsize >= 4 and dtype != np.float32 else np.float32
+
+
 def _to_unit(v: np.ndarray) -> np.ndarray:
-    """[0, 1] → [-1, 1] as float32."""
-    return (np.clip(v, 0.0, 1.0) * 2.0 - 1.0).astype(np.float32, copy=False)
+    """[0, 1] → [-1, 1] as float32 (in place when ``v`` is a float32 temporary)."""
+    v = np.clip(v, 0.0, 1.0, out=v if v.dtype.kind == "f" else None)
+    v *= 2.0
+    v -= 1.0
+    return v.astype(np.float32, copy=False)
 
 
 def _from_unit(y: np.ndarray) -> np.ndarray:
-    """[-1, 1] → [0, 1] as float64."""
-    return (np.clip(np.asarray(y, dtype=np.float64), -1.0, 1.0) + 1.0) / 2.0
+    """[-1, 1] → [0, 1] (float32 in, float32 out; float64 stays float64)."""
+    u = np.clip(y, -1.0, 1.0)
+    u += 1.0
+    u *= 0.5
+    return u
 
 
 def _valid_values(data: np.ndarray, valid: np.ndarray | None, band: int | None = None) -> np.ndarray:
@@ -115,17 +126,19 @@ class Scaling:
     # -- mapping ----------------------------------------------------------
     def forward(self, x: np.ndarray, valid: np.ndarray | None = None, aux: np.ndarray | None = None) -> np.ndarray:
         """Raw values (bands, h, w) → float32 in [-1, 1]; invalid pixels → 0."""
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x)
+        x = x.astype(_work_dtype(x.dtype), copy=x.dtype.kind != "f")  # a private copy to compute in
         if valid is not None:  # nodata must not enter statistics of neighbourhoods (local minimum)
-            x = np.where(valid, x, np.nan)
-        y = self._forward(x, aux)
-        if valid is not None:
-            y = np.where(valid, y, 0.0).astype(np.float32)
-        return np.nan_to_num(y, nan=0.0).astype(np.float32, copy=False)
+            np.copyto(x, np.nan, where=~np.broadcast_to(valid, x.shape))
+        y = np.asarray(self._forward(x, aux), dtype=np.float32)
+        nan = np.isnan(y)  # nodata (and NaN inputs) → 0
+        if nan.any():
+            y[nan] = 0.0
+        return y
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
         """[-1, 1] → raw units (float32)."""
-        return self._inverse(y).astype(np.float32)
+        return np.asarray(self._inverse(np.asarray(y, dtype=np.float32)), dtype=np.float32)
 
     def _forward(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
         raise NotImplementedError
@@ -134,13 +147,13 @@ class Scaling:
         raise NotImplementedError
 
 
-def _per_band(value: Any, bands: int) -> np.ndarray:
+def _per_band(value: Any, bands: int, like: np.ndarray | None = None) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
     if arr.size == 1:
         arr = np.repeat(arr, bands)
     if arr.size != bands:
         raise InputError(f"scaling has {arr.size} per-band values but the data has {bands} bands")
-    return arr[:, None, None]
+    return arr[:, None, None] if like is None else arr[:, None, None].astype(like.dtype)
 
 
 @dataclass(frozen=True)
@@ -189,14 +202,14 @@ class OpticalReflectance(Scaling):
         return replace(self, params={**self.params, "low": lows, "high": highs})
 
     def _forward(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
-        lo = _per_band(self.params["low"], x.shape[0])
-        hi = _per_band(self.params["high"], x.shape[0])
+        lo = _per_band(self.params["low"], x.shape[0], x)
+        hi = _per_band(self.params["high"], x.shape[0], x)
         u = (x - lo) / (hi - lo)
         return _to_unit(u) if self.params["clip"] else (u * 2.0 - 1.0).astype(np.float32)
 
     def _inverse(self, y: np.ndarray) -> np.ndarray:
-        lo = _per_band(self.params["low"], y.shape[0])
-        hi = _per_band(self.params["high"], y.shape[0])
+        lo = _per_band(self.params["low"], y.shape[0], y)
+        hi = _per_band(self.params["high"], y.shape[0], y)
         u = _from_unit(y) if self.params["clip"] else (np.asarray(y, dtype=np.float64) + 1.0) / 2.0
         return lo + u * (hi - lo)
 
@@ -272,7 +285,7 @@ class SAR(Scaling):
             return _to_unit((db - p["db_min"]) / (p["db_max"] - p["db_min"]))
         if p["scale"] is None:
             raise InputError("sar quantile scaling is not fitted: call fit_source() on the scene first")
-        return _to_unit(self._linear(i) / _per_band(p["scale"], x.shape[0]))
+        return _to_unit(self._linear(i) / _per_band(p["scale"], x.shape[0], x))
 
     def _inverse(self, y: np.ndarray) -> np.ndarray:
         p = self.params
@@ -281,7 +294,7 @@ class SAR(Scaling):
             db = p["db_min"] + u * (p["db_max"] - p["db_min"]) - p["db_offset"]
             i = np.power(10.0, db / 10.0)
         else:
-            lin = u * _per_band(p["scale"], y.shape[0])
+            lin = u * _per_band(p["scale"], y.shape[0], y)
             i = np.square(lin) if p["linear"] == "amplitude" else lin
         return self._from_intensity(i)
 

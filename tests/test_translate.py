@@ -199,8 +199,8 @@ def test_bf16_is_close_to_fp32(tmp_path: Path, grd_model: Path) -> None:
 def test_batch_size_and_channels_last_do_not_change_the_result(tmp_path: Path, grd_model: Path) -> None:
     # (a constant, fully saturated tile would be ill-conditioned under instance norm: the GRD has none)
     a, b = tmp_path / "a.tif", tmp_path / "b.tif"
-    translate_raster(GRD, a, grd_model, nodata=0, batch_size=1, channels_last=False)
-    translate_raster(GRD, b, grd_model, nodata=0, batch_size=7, channels_last=True)
+    translate_raster(GRD, a, grd_model, nodata=0, batch_size=1, channels_last=False, precision="fp32")
+    translate_raster(GRD, b, grd_model, nodata=0, batch_size=7, channels_last=True, precision="fp32")
     with rasterio.open(a) as x, rasterio.open(b) as y:
         assert np.abs(x.read().astype(int) - y.read().astype(int)).max() <= 1
 
@@ -413,3 +413,60 @@ def test_real_scenes_from_shared(tmp_path: Path, tiny_model: Path) -> None:
         translate_raster(src, out, model, **opts)
         a, b = gdalinfo_json(src), gdalinfo_json(out)
         assert _georef(a) == _georef(b), src
+
+
+# ---------------------------------------------------------------------------
+# inference details
+# ---------------------------------------------------------------------------
+def test_train_mode_inference_equals_reference_batch_of_one() -> None:
+    """The reference runs pix2pix U-Nets in train mode with batch 1: batch norm then uses each
+    tile's own statistics. Ours gives exactly that at any batch size."""
+    from geo2map.inference import prepare_generator
+    from geo2map.models.networks import build_generator
+
+    torch.manual_seed(0)
+    net = build_generator("unet_128", 2, 3, ngf=8, norm="batch", dropout=False)
+    for m in net.modules():  # non-trivial affine weights and running statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.normal_(m.weight, 1, 0.3)
+            torch.nn.init.normal_(m.bias, 0, 0.3)
+            m.running_mean.normal_(0, 1)
+    x = torch.randn(5, 2, 128, 128)
+    import copy
+
+    ref = copy.deepcopy(net).train()
+    with torch.no_grad():
+        expected = torch.cat([ref(x[i : i + 1]) for i in range(5)])
+        got = prepare_generator(copy.deepcopy(net), "train")(x)
+        evaluated = prepare_generator(copy.deepcopy(net), "eval")(x)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+    assert (evaluated - expected).abs().max() > 1e-2  # eval mode (running statistics) differs
+
+
+def test_train_mode_dropout_is_seeded(tmp_path: Path) -> None:
+    from geo2map.inference import Translator
+    from geo2map.models.networks import build_generator
+
+    torch.manual_seed(0)
+    net = build_generator("unet_128", 1, 1, ngf=8, norm="batch", dropout=True)
+    card = ModelCard(
+        name="drop",
+        task="pix2pix",
+        architecture=Architecture("unet_128", 1, 1, 8, "batch", True),
+        input_scaling={"name": "optical_u8", "params": {}},
+        output_scaling={"name": "optical_u8", "params": {}},
+        tile_size=128,
+        overlap=32,
+        inference_mode="train",
+    )
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 1, 128, 128)).astype("float32")
+    runs = [Translator(LoadedModel(card, net, "x"), device="cpu", seed=s).run_batch(x) for s in (0, 0, 1)]
+    np.testing.assert_array_equal(runs[0], runs[1])  # the same seed repeats exactly
+    assert np.abs(runs[0] - runs[2]).max() > 1e-3  # dropout is active: another seed differs
+
+
+def test_models_list_and_info_show_identity(runner) -> None:
+    res = runner.invoke(cli, ["models", "list"])
+    assert res.exit_code == 0 and res.output.startswith("identity"), res.output
+    res = runner.invoke(cli, ["models", "info", "identity"])
+    assert res.exit_code == 0 and "task            identity" in res.output, res.output

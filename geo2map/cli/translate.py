@@ -49,7 +49,7 @@ from geo2map.cli.options import (
     default="auto",
     show_default=True,
     type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-    help="auto: bf16 autocast on GPUs that support it, fp32 on CPU.",
+    help="auto: bf16 autocast on GPUs that support it and on CPUs with AMX, fp32 elsewhere.",
 )
 @format_opt
 @cog_opt
