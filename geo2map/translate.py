@@ -165,6 +165,7 @@ def translate_raster(
     quicklook: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     seed: int = 0,
+    tags: dict[str, str] | None = None,
     max_stripe_width: int = 8192,
 ) -> TranslateResult:
     """Translate ``src`` with ``model`` into ``dst`` on exactly the source's grid.
@@ -183,6 +184,7 @@ def translate_raster(
         batch_size, device, precision, channels_last, seed: See :class:`~geo2map.inference.Translator`.
         preset: ``deflate``, ``zstd`` or ``cog``; ``creation_options`` add GDAL options.
         quicklook: Also write a PNG with input | output side by side.
+        tags: Extra metadata items for the output (GDAL default domain).
         progress: Called as ``progress(tiles_done, tiles_total)``; skipped empty
             tiles count as done. An exception raised in it stops the run (nothing
             is left at ``dst``), which is how a front end cancels.
@@ -222,6 +224,7 @@ def translate_raster(
                 {"size": size, "overlap": ov, "blend": blend if isinstance(blend, str) else "custom"}
             ),
             "GEO2MAP_INPUT_SCALING": json.dumps(in_scaling.to_dict()),
+            **(tags or {}),
         }
         spec, per_band = _output_spec(card, source, preset, creation_options, tags)
         total = count_tiles(grid, max_stripe_width)

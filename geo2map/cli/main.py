@@ -84,6 +84,7 @@ def cli() -> None:
     """
 
 
+from geo2map.cli import batch as _batch  # noqa: E402
 from geo2map.cli import models as _models  # noqa: E402
 from geo2map.cli import mosaic as _mosaic  # noqa: E402
 from geo2map.cli import tile as _tile  # noqa: E402
@@ -95,3 +96,4 @@ cli.add_command(_mosaic.mosaic)
 cli.add_command(_models.models)
 cli.add_command(_train.train)
 cli.add_command(_translate.translate)
+cli.add_command(_batch.batch)

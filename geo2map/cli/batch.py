@@ -1,0 +1,125 @@
+"""``geo2map batch``: translate a raster archive on Dask (a thin front on geo2map.batch.run_batch)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from geo2map.cli.options import bidx_opt, blend_opt, cog_opt, creation_options_opt, format_opt, nodata_opt
+
+
+@click.command(short_help="Translate many rasters on Dask: resumable, one task per scene.")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--out-dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("-m", "--model", required=True, metavar="NAME|FILE", help="A built-in model name or a model file.")
+@click.option("--asset", default=None, help="STAC input: the asset key to translate (default: the data asset).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local cluster: worker processes.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Tasks per worker process.")
+@click.option(
+    "--scheduler", default=None, metavar="ADDRESS", help="Use an existing Dask cluster, e.g. tcp://host:8786."
+)
+@click.option("--retry-failed", is_flag=True, help="Run scenes that failed in an earlier run again.")
+@click.option("--overwrite", is_flag=True, help="Replace outputs not written by this batch configuration.")
+@bidx_opt
+@nodata_opt
+@blend_opt
+@click.option("--tile-size", type=click.IntRange(min=1), default=None)
+@click.option("--overlap", type=click.IntRange(min=0), default=None)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Tiles per network batch.")
+@click.option(
+    "--device", default="auto", show_default=True, help="auto, cpu, cuda (tasks then ask for a GPU resource)."
+)
+@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]))
+@format_opt
+@cog_opt
+@creation_options_opt
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def batch(
+    inputs: tuple[str, ...],
+    out_dir: str,
+    model: str,
+    asset: str | None,
+    workers: int | None,
+    threads: int,
+    scheduler: str | None,
+    retry_failed: bool,
+    overwrite: bool,
+    bidx: str | None,
+    nodata: float | None,
+    blend: str,
+    tile_size: int | None,
+    overlap: int | None,
+    batch_size: int | None,
+    device: str,
+    precision: str,
+    preset: str,
+    cog: bool,
+    creation_options: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Translate every raster of INPUTS into OUT_DIR with MODEL, one Dask task per scene.
+
+    INPUTS are folders (searched recursively), globs, text files listing paths, or
+    STAC ItemCollection/catalog JSON files. Output names mirror the inputs. A rerun
+    skips finished scenes (state in OUT_DIR/geo2map-batch.sqlite); failed scenes
+    are reported and make the exit code 1.
+
+    \b
+    geo2map batch archive/ -o out/ --model sar2rgb --nodata 0
+    geo2map batch "scenes/*.tif" items.json -o out/ --model m.safetensors --scheduler tcp://10.0.0.5:8786
+    """
+    from geo2map.batch import run_batch
+    from geo2map.raster.write import parse_creation_options
+
+    options = {
+        "bidx": bidx,
+        "nodata": nodata,
+        "blend": blend,
+        "tile_size": tile_size,
+        "overlap": overlap,
+        "batch_size": batch_size,
+        "device": device,
+        "precision": precision,
+        "preset": "cog" if cog else preset,
+        "creation_options": parse_creation_options(creation_options) or None,
+    }
+    options = {k: v for k, v in options.items() if v is not None}
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="scenes", unit="scene", dynamic_ncols=True, leave=False)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    try:
+        summary = run_batch(
+            list(inputs),
+            out_dir,
+            model,
+            asset=asset,
+            workers=workers,
+            threads=threads,
+            scheduler=scheduler,
+            retry_failed=retry_failed,
+            overwrite=overwrite,
+            translate_options=options,
+            progress=progress,
+            log=lambda msg: click.echo(msg, err=True),
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    for name, err in sorted(summary.failed.items()):
+        click.echo(f"failed  {name}: {err}", err=True)
+    click.echo(
+        f"{len(summary.done)} done, {len(summary.skipped)} skipped (already complete), "
+        f"{len(summary.failed)} failed in {summary.seconds:.1f} s; outputs and footprints.gpkg in {summary.out_dir}"
+    )
+    if summary.failed:
+        sys.exit(1)
