@@ -182,8 +182,8 @@ class Manifest:
         row = self.get(name)
         attempts = (row["attempts"] if row else 0) + (1 if state == "running" else 0)
         self.db.execute(
-            "INSERT OR REPLACE INTO scenes (name, src, key, state, error, attempts, seconds, tiles, worker, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO scenes (name, src, key, state, error, attempts, seconds, tiles, worker, "
+            "model_loads, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 name,
                 src,
@@ -194,6 +194,7 @@ class Manifest:
                 fields.get("seconds"),
                 fields.get("tiles"),
                 fields.get("worker"),
+                fields.get("model_loads"),
                 now,
             ),
         )
@@ -458,13 +459,14 @@ def run_batch(
             if not row or row["state"] != "done":
                 manifest.set(sc.name, sc.src, key, "done", error=None)
             continue
-        if row and row["state"] == "failed" and row["key"] == key and not retry_failed:
+        if row and row["state"] == "failed" and not retry_failed:
             summary.failed[sc.name] = row["error"] or "failed"
             continue
-        if os.path.exists(dst) and not overwrite:
-            msg = f"output {sc.name} exists but was not written by this batch (other model or options); use --overwrite"
-            manifest.set(sc.name, sc.src, key, "failed", error=msg)
-            summary.failed[sc.name] = msg
+        if os.path.exists(dst) and not overwrite:  # checked anew each run, not recorded as a failure
+            summary.failed[sc.name] = (
+                f"output {sc.name} exists but was not written by this batch (other model, options or source); "
+                "use --overwrite"
+            )
             continue
         todo.append((sc, dst, key))
     total = len(scenes)

@@ -86,16 +86,18 @@ def batch(
     }
     options = {k: v for k, v in options.items() if v is not None}
     bar = None
-    if not quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(desc="scenes", unit="scene", dynamic_ncols=True, leave=False)
 
     def progress(done: int, total: int) -> None:
-        if bar is not None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:  # created once the inputs are known to be good
+            from tqdm import tqdm
+
+            bar = tqdm(desc="scenes", unit="scene", dynamic_ncols=True, leave=False, total=total)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
 
     try:
         summary = run_batch(
