@@ -379,7 +379,10 @@ def _client(scheduler: str | None, workers: int | None, threads: int, gpu: bool)
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout="20s")
+            if os.path.isfile(scheduler):  # a scheduler file (dask scheduler --scheduler-file)
+                client = Client(scheduler_file=scheduler, timeout="10s")
+            else:
+                client = Client(scheduler, timeout="10s")
         except OSError as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         return client, None, None
@@ -427,7 +430,8 @@ def run_batch(
         asset: The STAC asset key to translate (default: the item's data asset).
         workers, threads: Size of the embedded LocalCluster (default: one process per
             two cores, or one per GPU; ``threads`` tasks per process).
-        scheduler: Address of an existing Dask scheduler instead of a local cluster.
+        scheduler: Address (``tcp://host:8786``) or scheduler file of an existing Dask
+            cluster, instead of a local cluster.
         retry_failed: Run scenes that failed in an earlier run again.
         overwrite: Replace outputs that exist but were not written by this batch configuration.
         translate_options: Keyword arguments for :func:`~geo2map.translate.translate_raster`.
