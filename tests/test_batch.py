@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -248,7 +249,9 @@ def test_batch_killed_then_rerun(tmp_path: Path, cluster: Cluster, archive: Path
         _batch_cmd(archive, out, tiny_model, "--scheduler", cluster.address), capture_output=True, text=True
     )
     assert r.returncode == 1, r.stderr
-    assert f"{len(finished)}" in r.stdout and "skipped" in r.stdout
+    done, skipped = (int(x) for x in re.match(r"(\d+) done, (\d+) skipped", r.stdout).groups())
+    # scenes running when the client vanished may have finished after it: they are complete, so skipped too
+    assert skipped >= len(finished) and done + skipped == GOOD, r.stdout
     for n, stamp in stamps.items():  # finished scenes were not redone
         assert (out / n).stat().st_mtime_ns == stamp, n
     with sqlite3.connect(out / MANIFEST) as db:

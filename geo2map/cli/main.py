@@ -84,7 +84,9 @@ def cli() -> None:
     """
 
 
+from geo2map.cli import augment as _augment  # noqa: E402
 from geo2map.cli import batch as _batch  # noqa: E402
+from geo2map.cli import evaluate as _evaluate  # noqa: E402
 from geo2map.cli import models as _models  # noqa: E402
 from geo2map.cli import mosaic as _mosaic  # noqa: E402
 from geo2map.cli import tile as _tile  # noqa: E402
@@ -97,3 +99,5 @@ cli.add_command(_models.models)
 cli.add_command(_train.train)
 cli.add_command(_translate.translate)
 cli.add_command(_batch.batch)
+cli.add_command(_evaluate.evaluate)
+cli.add_command(_augment.augment)

@@ -1,0 +1,102 @@
+"""``geo2map evaluate``: metrics of a model on paired data (a thin front on geo2map.evaluate)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from geo2map.cli.options import bidx_opt, nodata_opt
+
+
+@click.command(short_help="RMSE, MAE, PSNR, SSIM, pixel accuracy of a model on paired data.")
+@click.option("-m", "--model", required=True, metavar="NAME|FILE", help="A built-in model name or a model file.")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(exists=True),
+    help="A/B folders (trainA/valA/testA...), a folder of A|B images, or an input raster (with --pair).",
+)
+@click.option("--pair", type=click.Path(exists=True, dir_okay=False), default=None, help="The target raster.")
+@click.option("--pair-bidx", default=None, metavar="LIST", help="Bands of the --pair raster.")
+@click.option(
+    "--split",
+    default="auto",
+    show_default=True,
+    help="Which pairs of a folder: auto (val, else test, else the hold-out 'geo2map train' made), "
+    "holdout, val, test, train, all.",
+)
+@click.option("--val-fraction", type=float, default=0.1, show_default=True, help="Hold-out share (as in training).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Hold-out seed (as in training).")
+@click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB", show_default=True)
+@click.option("--max-pairs", type=click.IntRange(min=1), default=None, help="Evaluate at most this many pairs.")
+@click.option("-o", "--out-dir", required=True, type=click.Path(file_okay=False), help="Report folder.")
+@bidx_opt
+@nodata_opt
+@click.option("--device", default="auto", show_default=True)
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]))
+@click.option("--quiet", "-q", is_flag=True)
+def evaluate(
+    model: str,
+    data: str,
+    pair: str | None,
+    pair_bidx: str | None,
+    split: str,
+    direction: str,
+    max_pairs: int | None,
+    val_fraction: float,
+    seed: int,
+    out_dir: str,
+    bidx: str | None,
+    nodata: float | None,
+    device: str,
+    precision: str,
+    quiet: bool,
+) -> None:
+    """Translate the inputs of paired data with MODEL and compare with the targets.
+
+    Writes OUT_DIR/report.json (metrics overall and per pair), OUT_DIR/samples.png
+    (input | output | target | error) and, for a raster pair, OUT_DIR/prediction.tif
+    and OUT_DIR/error.tif on the input's grid. Metrics are in 8-bit levels of the
+    model card's output scaling (see README).
+    """
+    from geo2map.evaluate import evaluate as run
+
+    options = {k: v for k, v in {"bidx": bidx, "nodata": nodata}.items() if v is not None}
+    bar = None
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(desc="evaluating", unit="pair", total=total, leave=False, dynamic_ncols=True)
+        bar.n = done
+        bar.refresh()
+
+    try:
+        rep = run(
+            model,
+            data,
+            out_dir,
+            pair=pair,
+            pair_bidx=pair_bidx,
+            direction=direction,
+            split=split,
+            max_pairs=max_pairs,
+            val_fraction=val_fraction,
+            seed=seed,
+            progress=progress,
+            device=device,
+            precision=precision,
+            **options,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(json.dumps({"model": rep.model, "pairs": rep.pairs, **{k: round(v, 4) for k, v in rep.metrics.items()}}))
+    click.echo(
+        f"report {rep.report}; samples {rep.samples}" + (f"; error map {rep.error_map}" if rep.error_map else "")
+    )

@@ -1,0 +1,387 @@
+"""Evaluate a model on paired data: the library behind ``geo2map evaluate``.
+
+Every input goes through exactly the pipeline users run (:func:`translate_raster`:
+the card's scaling with the input's own statistics, tiling, blending), and the
+output is compared with the target.
+
+Metrics are computed on the card's output scale mapped to 8-bit levels
+(``u = (output_scaling.forward(x) + 1) / 2 * 255``; for 8-bit targets these are
+the pixel values themselves):
+
+* ``rmse``, ``mae``: over all valid pixels and bands of all pairs (pixel-weighted);
+* ``psnr``: mean over pairs of ``10 log10(255² / MSE)`` (scikit-image's definition);
+* ``ssim``: mean over pairs of torchmetrics' SSIM (Gaussian window 11, σ 1.5,
+  ``data_range`` 255, all bands), computed window by window on large rasters;
+* ``acc_delta5``, ``acc_delta10``: the share of valid pixels whose largest channel
+  difference is below 5 (10) levels — the pix2pix maps criterion.
+
+Pairs: A/B folders (``val``/``test`` split when present, ``--split`` to choose),
+a folder of A|B images, or a GeoTIFF pair (the target warped onto the input's grid
+when the grids differ; an error-map GeoTIFF is written on that grid).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from geo2map.errors import InputError
+
+WINDOW = 1024
+
+
+@dataclass
+class _Acc:
+    """Pixel-weighted sums over everything evaluated."""
+
+    sq: float = 0.0
+    ab: float = 0.0
+    n: int = 0
+    pix: int = 0
+    d5: int = 0
+    d10: int = 0
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+
+    def add(self, out: np.ndarray, tgt: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
+        """Add one pair (or window): (bands, h, w) levels; returns its (mse, ssim)."""
+        d = np.abs(out - tgt)
+        dv = d[:, valid]
+        self.sq += float((dv**2).sum())
+        self.ab += float(dv.sum())
+        self.n += dv.size
+        mx = dv.max(axis=0) if dv.size else dv
+        self.pix += int(valid.sum())
+        self.d5 += int((mx < 5).sum())
+        self.d10 += int((mx < 10).sum())
+        mse = float((dv**2).mean()) if dv.size else float("nan")
+        return mse, ssim_levels(out, tgt, valid)
+
+    def metrics(self) -> dict[str, float]:
+        if not self.n:
+            raise InputError("no valid pixel to evaluate")
+        return {
+            "rmse": float(np.sqrt(self.sq / self.n)),
+            "mae": self.ab / self.n,
+            "psnr": float(np.mean(self.psnr)),
+            "ssim": float(np.mean(self.ssim)),
+            "acc_delta5": self.d5 / self.pix,
+            "acc_delta10": self.d10 / self.pix,
+        }
+
+
+def psnr_levels(mse: float) -> float:
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def ssim_levels(out: np.ndarray, tgt: np.ndarray, valid: np.ndarray) -> float:
+    """torchmetrics SSIM (data range 255) of two (bands, h, w) arrays; invalid pixels set equal."""
+    import torch
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+    if min(out.shape[1:]) < 11:
+        return float("nan")
+    o = np.where(valid, out, tgt)
+    return float(ssim(torch.from_numpy(o[None]).double(), torch.from_numpy(tgt[None]).double(), data_range=255.0))
+
+
+@dataclass
+class EvalReport:
+    model: str
+    data: str
+    pairs: int
+    metrics: dict[str, float]
+    per_pair: list[dict[str, Any]]
+    report: str
+    samples: str | None
+    error_map: str | None = None
+
+
+def _to_levels(scaling: Any, x: np.ndarray) -> np.ndarray:
+    # rounded to 1e-4 level: float32 scaling must not turn a difference of exactly 5 levels into 4.9999995
+    return np.round((scaling.forward(x).astype(np.float64) + 1.0) * 127.5, 4)
+
+
+# ---------------------------------------------------------------------------
+# pairs
+# ---------------------------------------------------------------------------
+def _pairs(data: str, split: str, val_fraction: float, seed: int) -> tuple[str, list[Any]]:
+    """("ab", [(a_path, b_path)...]) or ("sbs", [path...]) for the requested split.
+
+    ``auto``: the ``val`` split, else ``test``, else the hold-out ``geo2map train``
+    made from the training files (``val_fraction``, ``seed``: its defaults 0.1, 0).
+    ``holdout``: that hold-out explicitly; ``train``, ``val``, ``test``: those
+    folders; ``all``: every training (or top-level) file.
+    """
+    from geo2map.train.data import _list_images, holdout_split
+
+    def ab(prefix: str) -> list[tuple[str, str]] | None:
+        fa, fb = os.path.join(data, prefix + "A"), os.path.join(data, prefix + "B")
+        if not (os.path.isdir(fa) and os.path.isdir(fb)):
+            return None
+        names = {os.path.basename(f): f for f in _list_images(fb)}
+        return [(f, names[os.path.basename(f)]) for f in _list_images(fa) if os.path.basename(f) in names]
+
+    def sbs(sub: str) -> list[str] | None:
+        folder = os.path.join(data, sub) if sub else data
+        files = _list_images(folder) if os.path.isdir(folder) else []
+        return files or None
+
+    for kind, get in (("ab", ab), ("sbs", sbs)):
+        base = get("train") or get("")
+        if split in ("val", "test", "train"):
+            found = get(split)
+            if found:
+                return kind, found
+            if split == "val" and base:
+                return kind, holdout_split(base, val_fraction, seed)[1]
+            continue
+        if split == "auto":
+            found = get("val") or get("test")
+            if found:
+                return kind, found
+        if base and split in ("auto", "holdout"):
+            return kind, holdout_split(base, val_fraction, seed)[1]
+        if base and split == "all":
+            return kind, base
+    raise InputError(f"{data}: no {split!r} pairs (expected trainA/trainB, valA/valB, A/B folders or A|B images)")
+
+
+def iter_image_pairs(
+    data: str,
+    direction: str = "AtoB",
+    split: str = "auto",
+    max_pairs: int | None = None,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, A, B)`` arrays from A/B folders or A|B images (see :func:`_pairs` for ``split``)."""
+    from geo2map.train.data import read_image
+
+    kind, items = _pairs(data, split, val_fraction, seed)
+    for item in items[:max_pairs] if max_pairs else items:
+        if kind == "ab":
+            a, b = read_image(item[0]), read_image(item[1])
+            name = os.path.basename(item[0])
+        else:
+            img = read_image(item)
+            w = img.shape[2] // 2
+            a, b = img[:, :, :w], img[:, :, w : 2 * w]
+            name = os.path.basename(item)
+        if direction == "BtoA":
+            a, b = b, a
+        yield name, a, b
+
+
+def translate_image(a: np.ndarray, model: Any, work: str, **options: Any) -> np.ndarray:
+    """Translate an in-memory image with the full pipeline (through a temporary GeoTIFF)."""
+    import rasterio
+
+    from geo2map.translate import translate_raster
+
+    src = os.path.join(work, "in.tif")
+    dst = os.path.join(work, "out.tif")
+    profile = {"driver": "GTiff", "width": a.shape[2], "height": a.shape[1], "count": a.shape[0], "dtype": a.dtype}
+    with warnings.catch_warnings():  # a plain image has no georeference, and needs none here
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(src, "w", **profile) as ds:
+            ds.write(a)
+    translate_raster(src, dst, model, allow_ungeoreferenced=True, overwrite=True, **options)
+    with rasterio.open(dst) as ds:
+        return ds.read()
+
+
+# ---------------------------------------------------------------------------
+# evaluate
+# ---------------------------------------------------------------------------
+def evaluate(
+    model: Any,
+    data: str,
+    out_dir: str,
+    *,
+    pair: str | None = None,
+    pair_bidx: str | None = None,
+    direction: str = "AtoB",
+    split: str = "auto",
+    max_pairs: int | None = None,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    samples: int = 6,
+    progress: Callable[[int, int | None], None] | None = None,
+    **translate_options: Any,
+) -> EvalReport:
+    """Evaluate ``model`` on ``data`` and write ``report.json``, ``samples.png`` (and ``error.tif``)."""
+    from geo2map.models.package import LoadedModel, load_model
+    from geo2map.models.registry import IDENTITY, identity_card, resolve
+    from geo2map.sensors import scaling_from_dict
+
+    os.makedirs(out_dir, exist_ok=True)
+    if isinstance(model, LoadedModel):
+        loaded = model
+    elif model == IDENTITY:  # its card depends on the data: 8-bit images here
+        loaded = LoadedModel(identity_card(3, "uint8"), None, IDENTITY)
+    else:
+        loaded = load_model(resolve(model))
+    model_arg: Any = IDENTITY if loaded.card.task == "identity" else loaded
+    out_scaling = scaling_from_dict(loaded.card.output_scaling)
+    acc = _Acc()
+    per_pair: list[dict[str, Any]] = []
+    shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    error_map = None
+    if pair or (os.path.isfile(data) and data.lower().endswith((".tif", ".tiff", ".vrt", ".jp2", ".img"))):
+        if not pair:
+            raise InputError(f"{data} is a raster: give its co-registered target with --pair")
+        error_map = _evaluate_rasters(
+            model_arg, data, pair, out_dir, out_scaling, acc, per_pair, shown, translate_options, pair_bidx
+        )
+    else:
+        if not os.path.isdir(data):
+            raise InputError(f"evaluation data {data} does not exist")
+        with tempfile.TemporaryDirectory(prefix="geo2map-eval-") as work:
+            for i, (name, a, b) in enumerate(
+                iter_image_pairs(data, direction, split, max_pairs, val_fraction, seed), 1
+            ):
+                out = translate_image(a, model_arg, work, **translate_options)
+                if out.shape != b.shape:
+                    raise InputError(f"{name}: the model gives {out.shape[0]} bands, the target has {b.shape[0]}")
+                lo, lt = _to_levels(out_scaling, out), _to_levels(out_scaling, b)
+                valid = np.ones(b.shape[1:], bool)
+                mse, s = acc.add(lo, lt, valid)
+                acc.psnr.append(psnr_levels(mse))
+                acc.ssim.append(s)
+                per_pair.append({"name": name, "rmse": float(np.sqrt(mse)), "psnr": acc.psnr[-1], "ssim": s})
+                if len(shown) < samples:
+                    shown.append((a, out, b))
+                if progress:
+                    progress(i, max_pairs)
+    if not per_pair:
+        raise InputError(f"no pair found in {data}")
+    metrics = acc.metrics()
+    report_path = os.path.join(out_dir, "report.json")
+    rep = {
+        "model": loaded.card.name or os.path.basename(loaded.path),
+        "model_path": loaded.path,
+        "data": os.path.abspath(data),
+        "pair": os.path.abspath(pair) if pair else None,
+        "split": split,
+        "direction": direction,
+        "pairs": len(per_pair),
+        "scale": "8-bit levels of the card's output scaling",
+        "metrics": metrics,
+        "per_pair": per_pair,
+    }
+    with open(report_path, "w") as f:
+        json.dump(rep, f, indent=1)
+    sample_path = _sample_grid(shown, os.path.join(out_dir, "samples.png"), rep["model"]) if shown else None
+    return EvalReport(rep["model"], rep["data"], len(per_pair), metrics, per_pair, report_path, sample_path, error_map)
+
+
+def _evaluate_rasters(
+    loaded: Any,
+    src: str,
+    target: str,
+    out_dir: str,
+    out_scaling: Any,
+    acc: _Acc,
+    per_pair: list[dict[str, Any]],
+    shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    options: dict[str, Any],
+    pair_bidx: str | None = None,
+) -> str:
+    """A georeferenced pair: translate, compare window by window, write the error map."""
+    import rasterio
+    from rasterio.windows import Window
+
+    from geo2map.raster.open import open_raster
+    from geo2map.tiler import _PairReader
+    from geo2map.translate import translate_raster
+
+    pred = os.path.join(out_dir, "prediction.tif")
+    translate_raster(src, pred, loaded, overwrite=True, **options)
+    err_path = os.path.join(out_dir, "error.tif")
+    with open_raster(pred) as p:
+        reader = _PairReader(target, p, pair_bidx, "bilinear")
+        try:
+            t = reader.source
+            if t.count != p.count:
+                raise InputError(f"the model gives {p.count} bands, the target {target} has {t.count}")
+            profile = {
+                "driver": "GTiff",
+                "width": p.width,
+                "height": p.height,
+                "count": 1,
+                "dtype": "float32",
+                "crs": p.crs,
+                "transform": p.transform,
+                "nodata": float("nan"),
+                "tiled": True,
+                "blockxsize": 256,
+                "blockysize": 256,
+                "compress": "deflate",
+                "predictor": 3,
+            }
+            sq = n = 0.0
+            with rasterio.open(err_path, "w", **profile) as err:
+                err.set_band_description(1, "max |output - target| over bands, 8-bit levels")
+                for row in range(0, p.height, WINDOW):
+                    for col in range(0, p.width, WINDOW):
+                        w = Window(col, row, min(WINDOW, p.width - col), min(WINDOW, p.height - row))
+                        po, pv = p.read(w)
+                        to, tv = t.read(w)
+                        valid = np.ones(po.shape[1:], bool)
+                        for v in (pv, tv):
+                            if v is not None:
+                                valid &= v.all(axis=0)
+                        lo, lt = _to_levels(out_scaling, po), _to_levels(out_scaling, to)
+                        if valid.any():
+                            mse, s = acc.add(lo, lt, valid)
+                            k = int(valid.sum())
+                            sq += mse * k
+                            n += k
+                            if not np.isnan(s):
+                                acc.ssim.append(s)
+                        emap = np.where(valid, np.abs(lo - lt).max(axis=0), np.nan).astype("float32")
+                        err.write(emap, 1, window=w)
+            if not n:
+                raise InputError("the prediction and the target share no valid pixel")
+            acc.psnr.append(psnr_levels(sq / n))
+            per_pair.append({"name": os.path.basename(src), "rmse": float(np.sqrt(sq / n)), "psnr": acc.psnr[-1]})
+            with open_raster(src) as s_src:
+                a = s_src.read_decimated(250_000)[0]
+            shown.append((a, p.read_decimated(250_000)[0], t.read_decimated(250_000)[0]))
+        finally:
+            reader.close()
+    return err_path
+
+
+def _sample_grid(shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]], path: str, title: str) -> str:
+    from geo2map.plots import _as_picture, _pyplot
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(shown), 4, figsize=(10, 2.6 * len(shown)), squeeze=False)
+    for r, (a, o, t) in enumerate(shown):
+        err = np.abs(o.astype(np.float64) - t.astype(np.float64)).max(axis=0) if o.shape == t.shape else None
+        pics = [_as_picture(a, None), _as_picture(o, None), _as_picture(t, None)]
+        for c, (pic, name) in enumerate(zip(pics, ("input", "output", "target"), strict=True)):
+            axes[r, c].imshow(pic, interpolation="nearest")
+            axes[r, c].set_axis_off()
+            if r == 0:
+                axes[r, c].set_title(name)
+        if err is not None:
+            im = axes[r, 3].imshow(err, cmap="magma", vmin=0, vmax=max(float(np.percentile(err, 99)), 1.0))
+            fig.colorbar(im, ax=axes[r, 3], fraction=0.046)
+        axes[r, 3].set_axis_off()
+        if r == 0:
+            axes[r, 3].set_title("|output - target| (max over bands)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
