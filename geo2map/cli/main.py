@@ -89,6 +89,7 @@ from geo2map.cli import batch as _batch  # noqa: E402
 from geo2map.cli import evaluate as _evaluate  # noqa: E402
 from geo2map.cli import models as _models  # noqa: E402
 from geo2map.cli import mosaic as _mosaic  # noqa: E402
+from geo2map.cli import qgis as _qgis  # noqa: E402
 from geo2map.cli import tile as _tile  # noqa: E402
 from geo2map.cli import train as _train  # noqa: E402
 from geo2map.cli import translate as _translate  # noqa: E402
@@ -101,3 +102,4 @@ cli.add_command(_translate.translate)
 cli.add_command(_batch.batch)
 cli.add_command(_evaluate.evaluate)
 cli.add_command(_augment.augment)
+cli.add_command(_qgis.qgis)

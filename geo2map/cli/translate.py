@@ -62,6 +62,12 @@ from geo2map.cli.options import (
     help="Also write a PNG with input | output side by side.",
 )
 @click.option("--quiet", "-q", is_flag=True, default=False, help="No progress bar or summary.")
+@click.option(
+    "--progress-lines",
+    is_flag=True,
+    hidden=True,
+    help="Machine-readable progress on stderr ('geo2map-progress DONE TOTAL' lines), for front ends like QGIS.",
+)
 def translate(
     src: str,
     output: str,
@@ -82,6 +88,7 @@ def translate(
     overwrite: bool,
     quicklook: str | None,
     quiet: bool,
+    progress_lines: bool,
 ) -> None:
     """Translate SRC with MODEL into OUTPUT on exactly SRC's grid (CRS, transform, size).
 
@@ -96,7 +103,8 @@ def translate(
     from geo2map.raster.write import parse_creation_options
     from geo2map.translate import translate_raster
 
-    with progress_bar("translating", not quiet) as progress:
+    with progress_bar("translating", not quiet and not progress_lines) as bar:
+        progress = _line_progress if progress_lines else bar
         result = translate_raster(
             src,
             output,
@@ -124,3 +132,7 @@ def translate(
         )
         if result.quicklook:
             click.echo(f"quicklook {result.quicklook}")
+
+
+def _line_progress(done: int, total: int) -> None:
+    click.echo(f"geo2map-progress {done} {total}", err=True)

@@ -1,0 +1,1 @@
+../../qgis/geo2map_translate.py

@@ -1,0 +1,177 @@
+"""The QGIS Processing script, run by REAL QGIS (Debian's qgis + python3-qgis, headless)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from conftest import RGB, geo2map_exe, smooth_field, write_raster
+
+from geo2map.models.card import Architecture, Band, ModelCard
+from geo2map.models.networks import build_generator
+from geo2map.models.package import save_model
+
+QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def _qgis_env(home: Path) -> dict[str, str]:
+    """A clean environment: QGIS's embedded Python must not pick up this virtualenv."""
+    return {
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_RUNTIME_DIR": str(home / "runtime"),
+        "LANG": "C.UTF-8",
+    }
+
+
+@pytest.fixture(scope="module")
+def qgis_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not os.path.exists(QGIS_PROCESS):
+        pytest.skip("QGIS (Debian qgis, python3-qgis) is not installed")
+    home = tmp_path_factory.mktemp("qgis_home")
+    (home / "runtime").mkdir(mode=0o700)
+    scripts = home / ".local" / "share" / "QGIS" / "QGIS3" / "profiles" / "default" / "processing" / "scripts"
+    r = subprocess.run([geo2map_exe(), "qgis", "install", "--dir", str(scripts)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (scripts / "geo2map_translate.py").exists()
+    return home
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(1)
+    net = build_generator("resnet_6blocks", 1, 3, ngf=4, norm="instance", dropout=False)
+    card = ModelCard(
+        name="small_qgis",
+        task="pix2pix",
+        architecture=Architecture("resnet_6blocks", 1, 3, 4, "instance", False),
+        input_scaling={"name": "optical_u8", "params": {}},
+        output_scaling={"name": "optical_u8", "params": {}},
+        input_bands=[Band("b1")],
+        output_bands=[Band("red"), Band("green"), Band("blue")],
+        output_colorinterp=["red", "green", "blue"],
+        tile_size=64,
+        overlap=16,
+    )
+    path = tmp_path_factory.mktemp("m") / "small.safetensors"
+    save_model(path, net, card)
+    return path
+
+
+def _run_qgis(home: Path, params: dict[str, str]) -> subprocess.CompletedProcess:
+    args = [QGIS_PROCESS, "run", "script:geo2map_translate", "--"] + [f"{k}={v}" for k, v in params.items()]
+    return subprocess.run(args, capture_output=True, text=True, env=_qgis_env(home), timeout=300)
+
+
+def test_qgis_process_runs_the_script_like_the_cli(tmp_path: Path, qgis_home: Path, small_model: Path) -> None:
+    out = tmp_path / "qgis.tif"
+    r = _run_qgis(
+        qgis_home,
+        {
+            "INPUT": str(RGB),
+            "MODEL": str(small_model),
+            "BANDS": "1",
+            "OVERLAP": "24",
+            "BLEND": "0",
+            "DEVICE": "cpu",
+            "FORMAT": "1",
+            "OUTPUT": str(out),
+        },
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "100" in r.stdout
+    cli = tmp_path / "cli.tif"
+    c = subprocess.run(
+        [
+            geo2map_exe(),
+            "translate",
+            str(RGB),
+            "--model",
+            str(small_model),
+            "--bidx",
+            "1",
+            "--overlap",
+            "24",
+            "--device",
+            "cpu",
+            "--cog",
+            "-o",
+            str(cli),
+            "-q",
+        ],
+        capture_output=True,
+    )
+    assert c.returncode == 0, c.stderr
+    with rasterio.open(RGB) as s, rasterio.open(out) as q, rasterio.open(cli) as c_:
+        assert q.crs == s.crs and q.bounds == s.bounds and q.transform == s.transform
+        assert q.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        np.testing.assert_array_equal(q.read(), c_.read())  # the same pixels as the CLI
+        np.testing.assert_array_equal(q.read_masks(), c_.read_masks())
+
+
+def test_qgis_reports_geo2map_errors(tmp_path: Path, qgis_home: Path, small_model: Path) -> None:
+    out = tmp_path / "bad.tif"
+    r = _run_qgis(qgis_home, {"INPUT": str(RGB), "MODEL": str(small_model), "OUTPUT": str(out)})  # 3 bands, needs 1
+    assert r.returncode != 0
+    assert "expects 1 input band" in r.stdout + r.stderr
+    assert not out.exists()
+
+
+CANCEL_DRIVER = textwrap.dedent(
+    """
+    import importlib.util, sys
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback
+    app = QgsApplication([], False)
+    app.initQgis()
+    spec = importlib.util.spec_from_file_location("g2m_script", sys.argv[1])
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    alg = mod.Geo2MapTranslate().create()
+
+    class CancelAfterProgress(QgsProcessingFeedback):
+        def isCanceled(self):  # the user presses Cancel once work is under way
+            return self.progress() > 0 or super().isCanceled()
+
+    feedback = CancelAfterProgress()
+    params = {"INPUT": sys.argv[2], "MODEL": sys.argv[3], "OUTPUT": sys.argv[4], "DEVICE": "cpu"}
+    results, ok = alg.run(params, QgsProcessingContext(), feedback)
+    print("RESULT", ok, sorted(results or {}), feedback.progress())
+    app.exitQgis()
+    """
+)
+
+
+def test_cancel_stops_geo2map_and_leaves_no_output(tmp_path: Path, qgis_home: Path, small_model: Path) -> None:
+    if subprocess.run([SYSTEM_PYTHON, "-c", "import qgis.core"], env=_qgis_env(qgis_home)).returncode != 0:
+        pytest.skip("PyQGIS is not importable by the system Python")
+    rng = np.random.default_rng(0)
+    scene = write_raster(tmp_path / "big.tif", (smooth_field(rng, 1, 2500, 2500) * 255).astype("uint8"))
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    driver = tmp_path / "driver.py"
+    driver.write_text(CANCEL_DRIVER)
+    script = next((qgis_home / ".local").rglob("geo2map_translate.py"))
+    r = subprocess.run(
+        [SYSTEM_PYTHON, str(driver), str(script), str(scene), str(small_model), str(outdir / "out.tif")],
+        capture_output=True,
+        text=True,
+        env=_qgis_env(qgis_home),
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("RESULT"))
+    assert "RESULT True []" in line, line  # canceled: no OUTPUT reported
+    assert float(line.split()[-1]) < 100  # stopped before the end
+    assert os.listdir(outdir) == []  # no output, no temporary file
+    ps = subprocess.run(["pgrep", "-f", str(outdir)], capture_output=True, text=True)
+    assert ps.stdout.strip() == "", "geo2map still running after cancel"
