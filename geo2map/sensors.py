@@ -19,7 +19,9 @@ Presets (:data:`SENSORS`):
     ``identity`` model uses it so a round trip loses nothing.
 ``sar``
     Backscatter given as ``input`` = ``amplitude`` (e.g. GRD DN), ``intensity``
-    (σ⁰ linear) or ``db``. ``method="db"``: ``10·log10(max(I, floor))`` clipped to
+    (σ⁰ linear), ``db``, or ``auto`` (detected from the scene when fitted:
+    negative values → dB, integers → amplitude DN, floats mostly below 5 →
+    intensity, else amplitude). ``method="db"``: ``10·log10(max(I, floor))`` clipped to
     ``[db_min, db_max]``; ``method="quantile"``: the linear value (``linear`` =
     ``intensity`` or ``amplitude``) divided by its scene ``quantile`` and clipped
     to 1.
@@ -231,8 +233,8 @@ class SAR(Scaling):
 
     def validate(self) -> None:
         p = self.params
-        if p["input"] not in ("amplitude", "intensity", "db"):
-            raise InputError("sar: input must be amplitude, intensity or db")
+        if p["input"] not in ("amplitude", "intensity", "db", "auto"):
+            raise InputError("sar: input must be amplitude, intensity, db or auto")
         if p["method"] not in ("db", "quantile"):
             raise InputError("sar: method must be db or quantile")
         if p["linear"] not in ("intensity", "amplitude"):
@@ -244,11 +246,25 @@ class SAR(Scaling):
 
     @property
     def needs_fit(self) -> bool:
-        return self.params["method"] == "quantile"
+        return self.params["method"] == "quantile" or self.params["input"] == "auto"
+
+    @staticmethod
+    def detect_input(data: np.ndarray, valid: np.ndarray | None = None) -> str:
+        """What a Sentinel-1 raster holds: ``db`` (many negative values), ``amplitude``
+        (integers: GRD digital numbers; or floats with a 99% quantile above 5, e.g. SLC
+        ``|z|``) or ``intensity`` (calibrated σ⁰/γ⁰ linear: floats, almost all below 5)."""
+        vals = _valid_values(data, valid)
+        if (vals < 0).mean() > 0.01:
+            return "db"
+        if np.dtype(data.dtype).kind in "iu":
+            return "amplitude"
+        return "intensity" if float(np.quantile(vals, 0.99)) <= 5.0 else "amplitude"
 
     def intensity(self, x: np.ndarray) -> np.ndarray:
         """Input units → linear intensity (σ⁰-like)."""
         kind = self.params["input"]
+        if kind == "auto":
+            raise InputError("sar scaling with input 'auto' is not fitted: call fit_source() on the scene first")
         if kind == "amplitude":
             return np.square(x)
         if kind == "db":
@@ -270,6 +286,9 @@ class SAR(Scaling):
     def fit(self, data: np.ndarray, valid: np.ndarray | None = None) -> Scaling:
         if not self.needs_fit:
             return self
+        if self.params["input"] == "auto":
+            detected = replace(self, params={**self.params, "input": self.detect_input(data, valid)})
+            return detected.fit(data, valid) if detected.needs_fit else detected
         scales = []
         for b in range(data.shape[0]):
             lin = self._linear(self.intensity(_valid_values(data, valid, b)))

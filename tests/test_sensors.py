@@ -109,3 +109,27 @@ def test_invalid_pixels_map_to_zero() -> None:
         valid = ds.read_masks(window=rasterio.windows.Window(0, 0, 64, 64)) > 0
     y = get_scaling("optical_u8").forward(x, valid)
     assert (y[~valid] == 0).all()
+
+
+def test_sar_auto_input_brings_dn_sigma0_and_db_to_one_distribution() -> None:
+    """A real GRD subset as amplitude DN, as calibrated σ⁰ linear (DN² / A²) and as dB: with
+    input 'auto' and the scene 99% quantile, all three reach the same scaled values."""
+    from rasterio.windows import Window
+
+    from conftest import GRD
+    from geo2map.raster.open import open_raster
+    from geo2map.sensors import SAR
+
+    with open_raster(GRD, nodata=0) as src:
+        dn, valid = src.read(Window(0, 0, src.width, src.height))
+    sigma0 = (dn.astype(np.float64) ** 2 / 420.0**2).astype("float32")
+    db = (10 * np.log10(np.maximum(sigma0, 1e-10))).astype("float32")
+    scaling = get_scaling("sar", input="auto", method="quantile", quantile=0.99)
+    outs = {}
+    for kind, x in (("amplitude", dn), ("intensity", sigma0), ("db", db)):
+        fitted = scaling.fit(x, valid)
+        assert fitted.params["input"] == kind == SAR.detect_input(x, valid)
+        outs[kind] = fitted.forward(x, valid)
+    np.testing.assert_allclose(outs["intensity"], outs["amplitude"], atol=1e-5)
+    np.testing.assert_allclose(outs["db"], outs["amplitude"], atol=1e-5)
+    assert (outs["amplitude"][valid] > -1).mean() > 0.5  # a real spread, not all clipped
