@@ -114,9 +114,9 @@ def test_invalid_pixels_map_to_zero() -> None:
 def test_sar_auto_input_brings_dn_sigma0_and_db_to_one_distribution() -> None:
     """A real GRD subset as amplitude DN, as calibrated σ⁰ linear (DN² / A²) and as dB: with
     input 'auto' and the scene 99% quantile, all three reach the same scaled values."""
+    from conftest import GRD
     from rasterio.windows import Window
 
-    from conftest import GRD
     from geo2map.raster.open import open_raster
     from geo2map.sensors import SAR
 
