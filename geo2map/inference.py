@@ -212,7 +212,7 @@ class Translator:
 
         self.card = model.card
         self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
+        self.precision = resolve_precision(precision, self.device) if model.generator is not None else "no network"
         cuda = self.device.type == "cuda"
         self.batch_size = int(batch_size or (32 if cuda else 4))
         if self.batch_size < 1:
