@@ -243,14 +243,30 @@ def remosaic_raster(
                 yield tile, (data if fn is None else fn(data)), valid
                 tick()
 
-        stripe = grid.column_stripes(max_stripe_width)[0]
-        with (
-            block_cache_env(source, width=stripe[1] - stripe[0]),
-            RasterWriter(dst, spec, overwrite) as writer,
-            BackgroundWriter(writer) as sink,
-        ):
-            stream_mosaic(grid, spec, sink, tiles, blend=blend, per_band=per_band, max_stripe_width=max_stripe_width)
+        write_streamed(source, dst, spec, grid, tiles, overwrite, blend, per_band, max_stripe_width)
     return os.fspath(dst)
+
+
+def write_streamed(
+    source: RasterSource,
+    dst: str | os.PathLike[str],
+    spec: OutputSpec,
+    grid: TileGrid,
+    tiles: Callable[[tuple[int, int]], TileStream],
+    overwrite: bool,
+    blend: str | BlendMethod,
+    per_band: bool,
+    max_stripe_width: int,
+) -> None:
+    """:func:`stream_mosaic` into ``dst`` (atomically), rows compressed in a background thread,
+    GDAL's block cache sized to a stripe of ``source``."""
+    stripe = grid.column_stripes(max_stripe_width)[0]
+    with (
+        block_cache_env(source, width=stripe[1] - stripe[0]),
+        RasterWriter(dst, spec, overwrite) as writer,
+        BackgroundWriter(writer) as sink,
+    ):
+        stream_mosaic(grid, spec, sink, tiles, blend=blend, per_band=per_band, max_stripe_width=max_stripe_width)
 
 
 # ---------------------------------------------------------------------------

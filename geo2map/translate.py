@@ -32,10 +32,10 @@ from rasterio.enums import ColorInterp
 from geo2map._version import __version__
 from geo2map.errors import BandSelectionError, InputError, ModelError
 from geo2map.mosaic.blend import BlendMethod
-from geo2map.raster.open import RasterSource, block_cache_env, open_raster
+from geo2map.raster.open import RasterSource, open_raster
 from geo2map.raster.tiling import Tile, TileGrid
-from geo2map.raster.write import BackgroundWriter, OutputSpec, Preset, RasterWriter, check_output_path
-from geo2map.tiler import TileStream, count_tiles, iter_tiles, output_masking, spec_for, stream_mosaic
+from geo2map.raster.write import OutputSpec, Preset, check_output_path
+from geo2map.tiler import TileStream, count_tiles, iter_tiles, output_masking, spec_for, write_streamed
 
 Progress = Callable[[int, int], None]
 
@@ -257,13 +257,7 @@ def translate_raster(
                 report()
             report()
 
-        stripe = grid.column_stripes(max_stripe_width)[0]
-        with (
-            block_cache_env(source, width=stripe[1] - stripe[0]),
-            RasterWriter(dst, spec, overwrite) as writer,
-            BackgroundWriter(writer) as sink,
-        ):
-            stream_mosaic(grid, spec, sink, tiles, blend=blend, per_band=per_band, max_stripe_width=max_stripe_width)
+        write_streamed(source, dst, spec, grid, tiles, overwrite, blend, per_band, max_stripe_width)
         if progress:
             progress(total, total)
         ql = None

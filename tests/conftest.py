@@ -94,3 +94,29 @@ def geo2map_exe() -> str:
     if found is None:
         pytest.skip("the geo2map console script is not installed")
     return found
+
+
+def save_tiny_model(path: Path, name: str, input_scaling: dict, seed: int = 0) -> Path:
+    """A tiny ResNet model file (1 band → RGB uint8, 64-px tiles, overlap 16), random weights."""
+    import torch
+
+    from geo2map.models.card import Architecture, Band, ModelCard
+    from geo2map.models.networks import build_generator
+    from geo2map.models.package import save_model
+
+    torch.manual_seed(seed)
+    net = build_generator("resnet_6blocks", 1, 3, ngf=4, norm="instance", dropout=False)
+    card = ModelCard(
+        name=name,
+        task="pix2pix",
+        architecture=Architecture("resnet_6blocks", 1, 3, 4, "instance", False),
+        input_scaling=input_scaling,
+        output_scaling={"name": "optical_u8", "params": {}},
+        input_bands=[Band("b1")],
+        output_bands=[Band("red"), Band("green"), Band("blue")],
+        output_colorinterp=["red", "green", "blue"],
+        tile_size=64,
+        overlap=16,
+    )
+    save_model(path, net, card)
+    return Path(path)

@@ -17,14 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-import torch
-from conftest import DATA, GRD, RGB, SLC, geo2map_exe, smooth_field, write_raster
+from conftest import DATA, GRD, RGB, SLC, geo2map_exe, save_tiny_model, smooth_field, write_raster
 
 from geo2map.batch import MANIFEST, collect_inputs, run_batch
 from geo2map.errors import InputError
-from geo2map.models.card import Architecture, Band, ModelCard
-from geo2map.models.networks import build_generator
-from geo2map.models.package import save_model
 
 pytest.importorskip("distributed")
 DASK = Path(sys.executable).parent / "dask"
@@ -36,23 +32,12 @@ DASK = Path(sys.executable).parent / "dask"
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny ResNet (1 band → RGB, 64-px tiles), random weights: any scene's band 1 goes in."""
-    torch.manual_seed(0)
-    net = build_generator("resnet_6blocks", 1, 3, ngf=4, norm="instance", dropout=False)
-    card = ModelCard(
-        name="tiny_batch",
-        task="pix2pix",
-        architecture=Architecture("resnet_6blocks", 1, 3, 4, "instance", False),
-        input_scaling={"name": "sar", "params": {"input": "amplitude", "method": "quantile"}},
-        output_scaling={"name": "optical_u8", "params": {}},
-        input_bands=[Band("b1")],
-        output_bands=[Band("red"), Band("green"), Band("blue")],
-        output_colorinterp=["red", "green", "blue"],
-        tile_size=64,
-        overlap=16,
+    return save_tiny_model(
+        tmp_path_factory.mktemp("model") / "tiny_batch.safetensors",
+        "tiny_batch",
+        {"name": "sar", "params": {"input": "amplitude", "method": "quantile"}},
+        seed=0,
     )
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_model(path, net, card)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-import torch
-from conftest import RGB, geo2map_exe, smooth_field, write_raster
-
-from geo2map.models.card import Architecture, Band, ModelCard
-from geo2map.models.networks import build_generator
-from geo2map.models.package import save_model
+from conftest import RGB, geo2map_exe, save_tiny_model, smooth_field, write_raster
 
 QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -49,23 +44,13 @@ def qgis_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(1)
-    net = build_generator("resnet_6blocks", 1, 3, ngf=4, norm="instance", dropout=False)
-    card = ModelCard(
-        name="small_qgis",
-        task="pix2pix",
-        architecture=Architecture("resnet_6blocks", 1, 3, 4, "instance", False),
-        input_scaling={"name": "optical_u8", "params": {}},
-        output_scaling={"name": "optical_u8", "params": {}},
-        input_bands=[Band("b1")],
-        output_bands=[Band("red"), Band("green"), Band("blue")],
-        output_colorinterp=["red", "green", "blue"],
-        tile_size=64,
-        overlap=16,
+    """A tiny ResNet reading 8-bit band 1."""
+    return save_tiny_model(
+        tmp_path_factory.mktemp("model") / "small_qgis.safetensors",
+        "small_qgis",
+        {"name": "optical_u8", "params": {}},
+        seed=1,
     )
-    path = tmp_path_factory.mktemp("m") / "small.safetensors"
-    save_model(path, net, card)
-    return path
 
 
 def _run_qgis(home: Path, params: dict[str, str]) -> subprocess.CompletedProcess:

@@ -272,20 +272,6 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     return lambda e: 1.0
 
 
-def resolve_device(name: str) -> Any:
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"unknown device {name!r} (use cpu, cuda, cuda:0, ...)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda asked for but no CUDA GPU is available")
-    return dev
-
-
 def autocast_dtype(amp: str, device: Any) -> Any:
     import torch
 
@@ -342,6 +328,8 @@ class Trainer:
         data = build_datasets(cfg)
         if len(data.train) < cfg.batch_size:
             raise InputError(f"{len(data.train)} training samples, fewer than the batch size {cfg.batch_size}")
+        from geo2map.inference import resolve_device
+
         device = resolve_device(cfg.device)
         ac = autocast_dtype(cfg.amp, device)
         in_bands = len(data.train.bands_a)
