@@ -87,6 +87,28 @@ def check_bands(card: Any, source: RasterSource) -> None:
     )
 
 
+def bands_by_name(src: Any, model: Any, **open_options: Any) -> list[int] | None:
+    """The bands of ``src`` whose descriptions name the model's input bands, when the band
+    counts differ (e.g. ``VH`` of a VV+VH Sentinel-1 file for sar2rgb); None otherwise."""
+    from geo2map.models.package import LoadedModel, read_card
+    from geo2map.models.registry import IDENTITY, resolve
+
+    if isinstance(model, LoadedModel):
+        card = model.card
+    elif os.fspath(model) == IDENTITY:
+        return None
+    else:
+        card = read_card(resolve(model))
+    wanted = [b.name.strip().lower() for b in card.input_bands]
+    with open_raster(src, **open_options) as source:
+        if not wanted or source.count == len(wanted):
+            return None
+        names = {(d or "").strip().lower(): i for i, d in zip(source.indexes, source.descriptions, strict=True)}
+    if all(w in names for w in wanted):
+        return [names[w] for w in wanted]
+    return None
+
+
 def _tile_settings(card: Any, tile_size: int | None, overlap: int | None) -> tuple[int, int]:
     size = int(tile_size or card.tile_size)
     if card.task != "identity":
@@ -175,7 +197,9 @@ def translate_raster(
         dst: Output GeoTIFF (or COG with ``preset="cog"``).
         model: A built-in model name (``identity``, ...), a model file path, or a
             :class:`~geo2map.models.package.LoadedModel`.
-        bidx: 1-based bands to feed the model, e.g. ``"2"`` or ``[4, 3, 2]``.
+        bidx: 1-based bands to feed the model, e.g. ``"2"`` or ``[4, 3, 2]``. By default all
+            bands, or, when their number differs from the model's, the bands whose
+            descriptions are the card's input band names (``VH`` for sar2rgb).
         nodata: Input value to treat as nodata (overrides the raster's).
         dst_crs: CRS to warp GCP-only rasters onto (default: UTM of the centre).
         tile_size: Tile size (default: the card's).
@@ -198,6 +222,8 @@ def translate_raster(
     t_start = time.perf_counter()
     dst = os.fspath(dst)
     check_output_path(dst, overwrite)
+    if bidx is None:
+        bidx = bands_by_name(src, model, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced)
     with open_raster(
         src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
     ) as source:

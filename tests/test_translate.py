@@ -470,3 +470,19 @@ def test_models_list_and_info_show_identity(runner) -> None:
     assert res.exit_code == 0 and res.output.startswith("identity"), res.output
     res = runner.invoke(cli, ["models", "info", "identity"])
     assert res.exit_code == 0 and "task            identity" in res.output, res.output
+
+
+def test_bands_are_picked_by_name_when_counts_differ(tmp_path: Path, tiny_model: Path) -> None:
+    """A dual-pol file with band descriptions VV, VH: a model whose card asks for VH gets band 2."""
+    with rasterio.open(BEN / "A" / "29SND_56_35.tif") as ds:
+        data, profile = ds.read(), ds.profile
+    src = tmp_path / "s1.tif"
+    with rasterio.open(src, "w", **profile) as dst:
+        dst.write(data)
+        dst.set_band_description(1, "VV")
+        dst.set_band_description(2, "vh")
+    auto, explicit = tmp_path / "auto.tif", tmp_path / "explicit.tif"
+    translate_raster(src, auto, tiny_model, tile_size=64, precision="fp32")
+    translate_raster(src, explicit, tiny_model, bidx="2", tile_size=64, precision="fp32")
+    with rasterio.open(auto) as a, rasterio.open(explicit) as b:
+        np.testing.assert_array_equal(a.read(), b.read())
