@@ -160,3 +160,42 @@ def test_cancel_stops_geo2map_and_leaves_no_output(tmp_path: Path, qgis_home: Pa
     assert os.listdir(outdir) == []  # no output, no temporary file
     ps = subprocess.run(["pgrep", "-f", str(outdir)], capture_output=True, text=True)
     assert ps.stdout.strip() == "", "geo2map still running after cancel"
+
+
+LOAD_DRIVER = textwrap.dedent(
+    """
+    import importlib.util, sys
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsRasterLayer
+    app = QgsApplication([], False)
+    app.initQgis()
+    spec = importlib.util.spec_from_file_location("g2m_script", sys.argv[1])
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    alg = mod.Geo2MapTranslate().create()
+    params = {"INPUT": sys.argv[2], "MODEL": sys.argv[3], "BANDS": "1", "OUTPUT": sys.argv[4], "DEVICE": "cpu"}
+    results, ok = alg.run(params, QgsProcessingContext(), QgsProcessingFeedback())
+    src, out = QgsRasterLayer(sys.argv[2], "in"), QgsRasterLayer(results["OUTPUT"], "out")
+    print("LOADED", ok, out.isValid(), out.crs() == src.crs(), out.crs().authid(), out.extent() == src.extent(),
+          out.bandCount() >= 3, flush=True)
+    del src, out  # layers must go before QGIS shuts down
+    app.exitQgis()
+    """
+)
+
+
+def test_result_loads_as_a_layer_with_the_inputs_crs(tmp_path: Path, qgis_home: Path, small_model: Path) -> None:
+    if subprocess.run([SYSTEM_PYTHON, "-c", "import qgis.core"], env=_qgis_env(qgis_home)).returncode != 0:
+        pytest.skip("PyQGIS is not importable by the system Python")
+    driver = tmp_path / "driver.py"
+    driver.write_text(LOAD_DRIVER)
+    script = next((qgis_home / ".local").rglob("geo2map_translate.py"))
+    r = subprocess.run(
+        [SYSTEM_PYTHON, str(driver), str(script), str(RGB), str(small_model), str(tmp_path / "out.tif")],
+        capture_output=True,
+        text=True,
+        env=_qgis_env(qgis_home),
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("LOADED"))
+    assert line == "LOADED True True True EPSG:32618 True True", line
