@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -99,11 +100,15 @@ def bands_by_name(src: Any, model: Any, **open_options: Any) -> list[int] | None
         return None
     else:
         card = read_card(resolve(model))
-    wanted = [b.name.strip().lower() for b in card.input_bands]
+    def key(text: str) -> str:  # "VH (dB)", "vh", "VH_linear" → "vh"
+        words = re.findall(r"[a-z0-9]+", (text or "").lower())
+        return words[0] if words else ""
+
+    wanted = [key(b.name) for b in card.input_bands]
     with open_raster(src, **open_options) as source:
         if not wanted or source.count == len(wanted):
             return None
-        names = {(d or "").strip().lower(): i for i, d in zip(source.indexes, source.descriptions, strict=True)}
+        names = {key(d): i for i, d in zip(source.indexes, source.descriptions, strict=True) if key(d)}
     if all(w in names for w in wanted):
         return [names[w] for w in wanted]
     return None

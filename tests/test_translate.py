@@ -479,8 +479,8 @@ def test_bands_are_picked_by_name_when_counts_differ(tmp_path: Path, tiny_model:
     src = tmp_path / "s1.tif"
     with rasterio.open(src, "w", **profile) as dst:
         dst.write(data)
-        dst.set_band_description(1, "VV")
-        dst.set_band_description(2, "vh")
+        dst.set_band_description(1, "VV (dB)")
+        dst.set_band_description(2, "vh (dB)")
     auto, explicit = tmp_path / "auto.tif", tmp_path / "explicit.tif"
     translate_raster(src, auto, tiny_model, tile_size=64, precision="fp32")
     translate_raster(src, explicit, tiny_model, bidx="2", tile_size=64, precision="fp32")
