@@ -120,14 +120,13 @@ def _pairs(data: str, split: str, val_fraction: float, seed: int) -> tuple[str, 
     ``holdout``: that hold-out explicitly; ``train``, ``val``, ``test``: those
     folders; ``all``: every training (or top-level) file.
     """
-    from geo2map.train.data import _list_images, holdout_split
+    from geo2map.train.data import _list_images, holdout_split, match_pairs
 
     def ab(prefix: str) -> list[tuple[str, str]] | None:
         fa, fb = os.path.join(data, prefix + "A"), os.path.join(data, prefix + "B")
         if not (os.path.isdir(fa) and os.path.isdir(fb)):
             return None
-        names = {os.path.basename(f): f for f in _list_images(fb)}
-        return [(f, names[os.path.basename(f)]) for f in _list_images(fa) if os.path.basename(f) in names]
+        return match_pairs(_list_images(fa), _list_images(fb))
 
     def sbs(sub: str) -> list[str] | None:
         folder = os.path.join(data, sub) if sub else data

@@ -342,3 +342,25 @@ def test_tahoe_dsm_to_aerial_pair(tmp_path: Path) -> None:
     Trainer(cfg, tmp_path / "tahoe").fit()
     card = load_model(tmp_path / "tahoe" / "model.safetensors").card
     assert card.input_scaling["name"] == "dsm" and card.input_scaling["params"]["base"] is not None
+
+
+def test_ab_folders_pair_files_by_name_without_extension(tmp_path: Path) -> None:
+    """Potsdam-style folders: A/x.png (heights, lossless) with B/x.jpg (photo)."""
+    from PIL import Image
+
+    from geo2map.train.data import match_pairs
+
+    rng = np.random.default_rng(0)
+    for side in ("trainA", "trainB"):
+        (tmp_path / side).mkdir()
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8)).save(tmp_path / "trainA" / f"p{i}.png")
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "trainB" / f"p{i}.jpg")
+    (tmp_path / "trainB" / "extra.jpg").write_bytes((tmp_path / "trainB" / "p0.jpg").read_bytes())
+    cfg = resolve_config("pix2pix", "paper", None, dict(data=str(tmp_path), crop_size=64, val_fraction=0.34))
+    data = build_datasets(cfg)
+    assert len(data.train) + len(data.val) == 3
+    assert match_pairs(["a/x.png", "a/y.png"], ["b/y.jpg", "b/x.jpg"]) == [
+        ("a/x.png", "b/x.jpg"),
+        ("a/y.png", "b/y.jpg"),
+    ]

@@ -46,6 +46,46 @@ BUILTIN_CARDS: dict[str, dict] = {
         "kept); ResNet-9 at ngf 32 is smaller (5.7 MB) but 4x slower to train per image on the CPU this was "
         "trained on.",
     },
+    "sat2map": {
+        "summary": "Satellite / aerial RGB photo → map rendering (pix2pix, the pix2pix 'maps' pairs)",
+        "input_scaling": {"name": "optical_u8", "params": {}},
+        "output_scaling": {"name": "optical_u8", "params": {}},
+        "input_bands": [
+            {"name": "red", "description": "8-bit true-colour photo (about 2 m pixels, like the training images)"},
+            {"name": "green", "description": ""},
+            {"name": "blue", "description": ""},
+        ],
+        "output_bands": [{"name": "red"}, {"name": "green"}, {"name": "blue"}],
+        "output_dtype": "uint8",
+        "output_colorinterp": ["red", "green", "blue"],
+        "overlap": 64,
+        "licence": "MIT (weights); trained on the pix2pix maps pairs (imagery scraped from Google Maps by the "
+        "pix2pix authors: research use)",
+        "data_licence": "no explicit data licence; research use; the images are not redistributed",
+        "architecture_note": "U-Net-256 at ngf 16 (6.8 MB fp16): map rendering is local and edge-driven, where "
+        "the U-Net's skip connections pay off; width is cut where its parameters are (the innermost layers).",
+    },
+    "dsm2rgb": {
+        "summary": "Normalised DSM (height above ground) → IR-R-G aerial image (pix2pix, ISPRS Potsdam)",
+        # the training nDSM is 8-bit with a dataset-relative scale (ground ≈ level 8, 99% of pixels ≤ level 203):
+        # heights above a 32-px local minimum, 0..40 m → 0..255 is the working assumption (see README)
+        "input_scaling": {"name": "dsm", "params": {"method": "local_min", "radius": 32, "max_height": 40.0}},
+        "output_scaling": {"name": "optical_u8", "params": {}},
+        "input_bands": [{"name": "DSM", "description": "surface heights in metres (lidar or photogrammetric DSM)"}],
+        "output_bands": [
+            {"name": "NIR", "description": "near infrared (IR-R-G false colour, vegetation red)"},
+            {"name": "R", "description": "red"},
+            {"name": "G", "description": "green"},
+        ],
+        "output_dtype": "uint8",
+        "output_colorinterp": [],
+        "overlap": 64,
+        "licence": "CC BY-NC-SA 4.0 (weights trained on CC BY-NC-SA data: non-commercial, share alike)",
+        "data_licence": "CC BY-NC-SA 4.0 (github.com/mhaut/UIMG2DSM); underlying ISPRS Potsdam data: ISPRS terms, "
+        "research use",
+        "architecture_note": "U-Net-256 at ngf 16 (6.8 MB fp16): roofs and trees must land exactly on their "
+        "footprints, which the U-Net's skip connections preserve.",
+    },
 }
 
 
@@ -54,6 +94,8 @@ def main() -> None:
     ap.add_argument("name", choices=sorted(BUILTIN_CARDS))
     ap.add_argument("run", help="the training run folder (model.safetensors, history.json)")
     ap.add_argument("--metrics", default=None, help="a geo2map evaluate report.json to record in the card")
+    ap.add_argument("--out-dir", default=str(ROOT / "geo2map" / "models" / "builtin"), help="where to write")
+    ap.add_argument("--status", default=None, help="a note on the state of the model, e.g. 'interim: 5 of 12 epochs'")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from geo2map.models.card import Band
@@ -65,6 +107,11 @@ def main() -> None:
     data_licence = spec.pop("data_licence")
     training = {**m.card.training, "data_licence": data_licence, "architecture_choice": note}
     training["data"] = os.path.relpath(training.get("data", ""), ROOT.parent) if training.get("data") else ""
+    if training.get("command"):  # the command as a user types it, not this machine's path to it
+        first, _, rest = training["command"].partition(" ")
+        training["command"] = f"{os.path.basename(first)} {rest}".strip()
+    if args.status:
+        training["status"] = args.status
     metrics = dict(m.card.metrics)
     if args.metrics:
         rep = json.loads(Path(args.metrics).read_text())
@@ -78,7 +125,8 @@ def main() -> None:
         metrics=metrics,
         **spec,
     ).validate()
-    out = ROOT / "geo2map" / "models" / "builtin" / f"{args.name}.safetensors"
+    out = Path(args.out_dir) / f"{args.name}.safetensors"
+    out.parent.mkdir(parents=True, exist_ok=True)
     save_model(out, m.generator, card, half=True)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {card.one_line()}")
 

@@ -71,6 +71,17 @@ def read_image_masked(path: str) -> tuple[np.ndarray, np.ndarray | None]:
     return data, valid
 
 
+def match_pairs(files_a: Sequence[str], files_b: Sequence[str]) -> list[tuple[str, str]]:
+    """A/B files paired by name without extension (``x.png`` in A goes with ``x.jpg`` in B)."""
+    by_stem = {os.path.splitext(os.path.basename(f))[0]: f for f in files_b}
+    out = []
+    for f in files_a:
+        stem = os.path.splitext(os.path.basename(f))[0]
+        if stem in by_stem:
+            out.append((f, by_stem[stem]))
+    return out
+
+
 def _list_images(folder: str) -> list[str]:
     return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXT))
 

@@ -170,14 +170,12 @@ def build_datasets(cfg: TrainConfig) -> Data:
                 va_a[: max(cfg.samples, 16)], va_b, augment=aug, seed=seed, train=False, load_size=cfg.load_size
             )
             return _finish_files(cfg, Data(train, val, fmt))
-        names_b = {os.path.basename(f): f for f in fb}
-        pairs = [(f, names_b[os.path.basename(f)]) for f in fa if os.path.basename(f) in names_b]
+        pairs = D.match_pairs(fa, fb)
         if not pairs:
-            raise InputError(f"no file name appears in both A and B folders of {cfg.data}")
+            raise InputError(f"no file name (without extension) appears in both A and B folders of {cfg.data}")
         if val_prefix:
             va_fa = D._list_images(os.path.join(cfg.data, val_prefix + "A"))
-            vb = {os.path.basename(f): f for f in D._list_images(os.path.join(cfg.data, val_prefix + "B"))}
-            val_pairs = [(f, vb[os.path.basename(f)]) for f in va_fa if os.path.basename(f) in vb]
+            val_pairs = D.match_pairs(va_fa, D._list_images(os.path.join(cfg.data, val_prefix + "B")))
             train_pairs = pairs
         else:
             train_pairs, val_pairs = D.holdout_split(pairs, cfg.val_fraction, seed)
