@@ -100,6 +100,16 @@ def test_resume_is_exact(tmp_path: Path) -> None:
     assert [h["G_L1"] for h in a["history"]] == [h["G_L1"] for h in b["history"]]
 
 
+def test_resume_with_the_cosine_schedule(tmp_path: Path) -> None:
+    """The 'stable' preset's cosine schedule must leave a weights-only checkpoint that resumes."""
+    cfg = _tiny(tmp_path, epochs=3, lr_schedule="cosine_onecycle")
+    _fit_until(Trainer(cfg, tmp_path / "run"), 1)
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)  # no numpy scalars inside
+    assert state["epoch"] == 1
+    Trainer(cfg, tmp_path / "run").fit(resume=True)
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["epoch"] == 3
+
+
 def _fit_until(trainer: Trainer, epochs: int) -> None:
     """Run a trainer but stop (as a crash would) after ``epochs`` epochs."""
 

@@ -20,6 +20,7 @@ targets mapped to [0, 1].
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import random
@@ -264,10 +265,25 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
             if e < warm:
                 return 0.1 + 0.9 * e / warm
             t = (e - warm) / max(1, n - warm)
-            return 0.5 * (1 + np.cos(np.pi * t))
+            return float(0.5 * (1 + math.cos(math.pi * t)))  # a Python float: checkpoints stay weights-only
 
         return f
     return lambda e: 1.0
+
+
+def load_checkpoint(path: str, device: Any) -> dict[str, Any]:
+    """Our own checkpoint.pt, read weights-only. Runs before this fix stored the cosine schedule's
+    learning rates as numpy scalars: those (and only those) numpy types are allowed."""
+    import torch
+
+    try:
+        return torch.load(path, map_location=device, weights_only=True)  # type: ignore[no-any-return]
+    except Exception as exc:  # noqa: BLE001 - pickle.UnpicklingError for numpy scalars
+        if "numpy" not in str(exc):
+            raise
+    allowed = [np._core.multiarray.scalar, np.dtype, type(np.dtype("float64"))]
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(path, map_location=device, weights_only=True)  # type: ignore[no-any-return]
 
 
 def autocast_dtype(amp: str, device: Any) -> Any:
@@ -339,7 +355,7 @@ class Trainer:
         start = 0
         ckpt = os.path.join(self.out, "checkpoint.pt")
         if resume and os.path.exists(ckpt):
-            state = torch.load(ckpt, map_location=device, weights_only=True)
+            state = load_checkpoint(ckpt, device)
             model.load_state_dict(state["model"])
             for k, s in scheds.items():
                 s.load_state_dict(state["scheds"][k])
