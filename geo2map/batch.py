@@ -131,6 +131,9 @@ def collect_inputs(inputs: Sequence[str], asset: str | None = None) -> list[Scen
                         scenes.append(Scene(_out_name(os.path.basename(p)), p))
         elif os.path.isfile(inp):
             scenes.append(Scene(_out_name(os.path.basename(inp)), os.path.abspath(inp)))
+        elif inp.startswith("/vsi") or "://" in inp:  # a GDAL virtual path or URL: one raster
+            name = inp.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or "scene"
+            scenes.append(Scene(_out_name(name), inp))
         elif any(c in inp for c in "*?["):
             matches = sorted(m for m in glob.glob(inp, recursive=True) if os.path.isfile(m))
             if not matches:

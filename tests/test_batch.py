@@ -323,6 +323,11 @@ def test_input_forms(tmp_path: Path, archive: Path) -> None:
     shutil.copy(archive / "field_0.tif", tmp_path / "x")
     with pytest.raises(InputError, match="both be written"):
         collect_inputs([str(archive / "field_0.tif"), str(tmp_path / "x" / "field_0.tif")])
+    urls = collect_inputs(["/vsis3/bucket/s1/scene_a.tif", "https://example.org/data/scene_b.TIF?sig=1"])
+    assert [(s.name, s.src) for s in urls] == [
+        ("scene_a.tif", "/vsis3/bucket/s1/scene_a.tif"),
+        ("scene_b.TIF", "https://example.org/data/scene_b.TIF?sig=1"),  # names mirrored as they are
+    ]
     with pytest.raises(InputError, match="matches no file"):
         collect_inputs([str(tmp_path / "*.nothing")])
 
