@@ -19,12 +19,13 @@ One pass over the scene, in bounded memory::
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,7 @@ class TranslateResult:
     precision: str
     input_scaling: dict[str, Any]
     quicklook: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def tiles_per_second(self) -> float:
@@ -100,6 +102,7 @@ def bands_by_name(src: Any, model: Any, **open_options: Any) -> list[int] | None
         return None
     else:
         card = read_card(resolve(model))
+
     def key(text: str) -> str:  # "VH (dB)", "vh", "VH_linear" → "vh"
         words = re.findall(r"[a-z0-9]+", (text or "").lower())
         return words[0] if words else ""
@@ -112,6 +115,34 @@ def bands_by_name(src: Any, model: Any, **open_options: Any) -> list[int] | None
     if all(w in names for w in wanted):
         return [names[w] for w in wanted]
     return None
+
+
+def pixel_size_m(source: RasterSource) -> float | None:
+    """The source's pixel size in metres (geometric mean of x and y), or None without a CRS."""
+    crs, t = source.crs, source.transform
+    if crs is None:
+        return None
+    area = abs(t.a * t.e - t.b * t.d)
+    if crs.is_geographic:
+        lat = t.f + t.e * source.height / 2 + t.d * source.width / 2
+        return float(math.sqrt(area * 111_320.0 * 110_540.0 * max(math.cos(math.radians(lat)), 1e-6)))
+    try:
+        factor = float(crs.linear_units_factor[1])
+    except Exception:  # noqa: BLE001 - unknown units: no check
+        return None
+    return float(math.sqrt(area) * factor)
+
+
+def resolution_note(card: Any, source: RasterSource) -> str | None:
+    """A warning when the scene's pixels are more than 2x off the model's training pixels."""
+    trained = card.training.get("pixel_size_m")
+    px = pixel_size_m(source)
+    if not trained or not px or 0.5 <= px / float(trained) <= 2.0:
+        return None
+    return (
+        f"model {card.name} was trained on {float(trained):g} m pixels but this scene has {px:.3g} m pixels: "
+        f"expect poor results; resample first (e.g. gdalwarp -tr {float(trained):g} {float(trained):g} -r average)"
+    )
 
 
 def _tile_settings(card: Any, tile_size: int | None, overlap: int | None) -> tuple[int, int]:
@@ -236,6 +267,8 @@ def translate_raster(
         card = loaded.card
         check_bands(card, source)
         size, ov = _tile_settings(card, tile_size, overlap)
+        note = resolution_note(card, source)
+        notes = [note] if note else []
         in_scaling = scaling_from_dict(card.input_scaling).fit_source(source)
         out_scaling = in_scaling if card.task == "identity" else scaling_from_dict(card.output_scaling)
         try:  # an output scaling needing scene statistics the card does not fix cannot work
@@ -307,4 +340,5 @@ def translate_raster(
         precision=translator.precision,
         input_scaling=in_scaling.to_dict(),
         quicklook=ql,
+        notes=notes,
     )

@@ -486,3 +486,19 @@ def test_bands_are_picked_by_name_when_counts_differ(tmp_path: Path, tiny_model:
     translate_raster(src, explicit, tiny_model, bidx="2", tile_size=64, precision="fp32")
     with rasterio.open(auto) as a, rasterio.open(explicit) as b:
         np.testing.assert_array_equal(a.read(), b.read())
+
+
+def test_a_scene_far_from_the_training_resolution_gets_a_note(tmp_path: Path, grd_model: Path, runner) -> None:
+    """sar2rgb-like card trained on 10 m pixels; the bundled GRD subset has about 200 m pixels."""
+    m = load_model(grd_model)
+    card = dataclasses.replace(m.card, training={**m.card.training, "pixel_size_m": 10.0})
+    path = tmp_path / "m10.safetensors"
+    save_model(path, m.generator, card)
+    res = runner.invoke(
+        cli, ["translate", str(GRD), "--model", str(path), "--nodata", "0", "-o", str(tmp_path / "o.tif")]
+    )
+    assert res.exit_code == 0, res.output
+    assert "note: model tiny_s1s2 was trained on 10 m pixels but this scene has 201 m pixels" in res.output
+    card = dataclasses.replace(m.card, training={**m.card.training, "pixel_size_m": 201.0})
+    result = translate_raster(GRD, tmp_path / "p.tif", LoadedModel(card, m.generator, "x"), nodata=0)
+    assert result.notes == []

@@ -38,6 +38,7 @@ BUILTIN_CARDS: dict[str, dict] = {
         "output_dtype": "uint8",
         "output_colorinterp": ["red", "green", "blue"],
         "overlap": 64,
+        "pixel_size_m": 10.0,
         "licence": "MIT (weights); trained on modified Copernicus Sentinel data 2020",
         "data_licence": "Copernicus Sentinel data terms (free, attribution: 'Contains modified Copernicus "
         "Sentinel data 2020'); dataset github.com/VolkovVl/Optical-SAR-dataset",
@@ -80,6 +81,7 @@ BUILTIN_CARDS: dict[str, dict] = {
         "output_dtype": "uint8",
         "output_colorinterp": [],
         "overlap": 64,
+        "pixel_size_m": 0.05,
         "licence": "CC BY-NC-SA 4.0 (weights trained on CC BY-NC-SA data: non-commercial, share alike)",
         "data_licence": "CC BY-NC-SA 4.0 (github.com/mhaut/UIMG2DSM); underlying ISPRS Potsdam data: ISPRS terms, "
         "research use",
@@ -104,8 +106,11 @@ def main() -> None:
     m = load_model(os.path.join(args.run, "model.safetensors"))
     spec = dict(BUILTIN_CARDS[args.name])
     note = spec.pop("architecture_note")
+    pixel = spec.pop("pixel_size_m", None)
     data_licence = spec.pop("data_licence")
     training = {**m.card.training, "data_licence": data_licence, "architecture_choice": note}
+    if pixel:
+        training["pixel_size_m"] = pixel  # translate warns when a scene's pixels are more than 2x off
     training["data"] = os.path.relpath(training.get("data", ""), ROOT.parent) if training.get("data") else ""
     if training.get("command"):  # the command as a user types it, not this machine's path to it
         first, _, rest = training["command"].partition(" ")

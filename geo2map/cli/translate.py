@@ -125,6 +125,8 @@ def translate(
             quicklook=quicklook,
             progress=progress,
         )
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     if not quiet:
         click.echo(
             f"wrote {result.path}: {result.translated} tiles translated, {result.skipped} empty skipped, "

@@ -113,6 +113,9 @@ def build_datasets(cfg: TrainConfig) -> Data:
                 bands_b = [d or f"band{i}" for i, d in zip(b.indexes, b.descriptions, strict=True)]
                 dtype_b = b.dtype
                 ci_b = [c.name for c in b.colorinterp]
+                from geo2map.translate import pixel_size_m
+
+                pixel = pixel_size_m(a)
             finally:
                 b_reader.close()
         if not tiles:
@@ -131,6 +134,7 @@ def build_datasets(cfg: TrainConfig) -> Data:
         val = D.RasterPairDataset(cfg.data, cfg.pair or "", va_, train=False, **kw)  # type: ignore[arg-type]
         for ds in (train, val):
             ds.bands_a, ds.bands_b, ds.dtype_b, ds.colorinterp_b = bands_a, bands_b, dtype_b, ci_b
+            ds.pixel_size_m = pixel
         return Data(train, val, fmt)
 
     if fmt == "tile_folder":
@@ -521,6 +525,8 @@ class Trainer:
             "lr_d": cfg.lr_d,
             "batch_size": cfg.batch_size,
         }
+        if getattr(tr, "pixel_size_m", None):  # georeferenced training data: translate checks scenes against it
+            training["pixel_size_m"] = round(float(tr.pixel_size_m), 4)
 
         def card(
             name: str, gen_in: list[str], gen_out: list[str], sin: Any, sout: Any, dtype: str, ci: list[str]
