@@ -481,6 +481,10 @@ def run_batch(
     if progress:
         progress(finished, total)
     device = options.get("device", "auto")
+    if not scheduler:  # a local cluster: a device this machine lacks fails once, here, not once per scene
+        from geo2map.inference import resolve_device
+
+        resolve_device(device)
     gpu = _wants_gpu(device)
     if todo:
         client, cluster, torch_threads = _client(scheduler, workers, threads, gpu and not scheduler)

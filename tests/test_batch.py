@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import torch
 from conftest import DATA, GRD, RGB, SLC, geo2map_exe, save_tiny_model, smooth_field, write_raster
 
 from geo2map.batch import MANIFEST, collect_inputs, run_batch
@@ -341,3 +342,8 @@ def test_cli_one_line_errors(tmp_path: Path, runner, tiny_model: Path) -> None:
         cli, ["batch", str(RGB), "-o", str(tmp_path / "o"), "--model", "identity", "--scheduler", "tcp://127.0.0.1:9"]
     )
     assert res.exit_code == 1 and "Dask scheduler" in res.output
+    if not torch.cuda.is_available():
+        res = runner.invoke(
+            cli, ["batch", str(RGB), "-o", str(tmp_path / "o"), "--model", "identity", "--device", "cuda"]
+        )
+        assert res.exit_code == 1 and "CUDA is not available" in res.output
