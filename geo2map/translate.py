@@ -90,31 +90,39 @@ def check_bands(card: Any, source: RasterSource) -> None:
     )
 
 
-def bands_by_name(src: Any, model: Any, **open_options: Any) -> list[int] | None:
-    """The bands of ``src`` whose descriptions name the model's input bands, when the band
+def bands_by_name(card: Any, source: RasterSource) -> list[int] | None:
+    """The bands of ``source`` whose descriptions name the model's input bands, when the band
     counts differ (e.g. ``VH`` of a VV+VH Sentinel-1 file for sar2rgb); None otherwise."""
-    from geo2map.models.package import LoadedModel, read_card
-    from geo2map.models.registry import IDENTITY, resolve
-
-    if isinstance(model, LoadedModel):
-        card = model.card
-    elif os.fspath(model) == IDENTITY:
-        return None
-    else:
-        card = read_card(resolve(model))
 
     def key(text: str) -> str:  # "VH (dB)", "vh", "VH_linear" → "vh"
         words = re.findall(r"[a-z0-9]+", (text or "").lower())
         return words[0] if words else ""
 
     wanted = [key(b.name) for b in card.input_bands]
-    with open_raster(src, **open_options) as source:
-        if not wanted or source.count == len(wanted):
-            return None
-        names = {key(d): i for i, d in zip(source.indexes, source.descriptions, strict=True) if key(d)}
+    if card.task == "identity" or not wanted or source.count == len(wanted):
+        return None
+    names = {key(d): i for i, d in zip(source.indexes, source.descriptions, strict=True) if key(d)}
     if all(w in names for w in wanted):
         return [names[w] for w in wanted]
     return None
+
+
+def open_for_model(
+    src: Any, model: Any, bidx: str | Sequence[int] | None, **open_options: Any
+) -> tuple[RasterSource, Any]:
+    """Open ``src`` and load ``model``; without ``bidx``, bands are picked by name when the
+    counts differ (:func:`bands_by_name`), which re-opens the raster only in that case."""
+    source = open_raster(src, bidx=bidx, **open_options)
+    try:
+        loaded = load_for_translation(model, source, "cpu")
+        picked = bands_by_name(loaded.card, source) if bidx is None else None
+        if picked:
+            source.close()
+            source = open_raster(src, bidx=picked, **open_options)
+    except BaseException:
+        source.close()
+        raise
+    return source, loaded
 
 
 def pixel_size_m(source: RasterSource) -> float | None:
@@ -172,8 +180,8 @@ def _output_spec(
         )
     dtype = card.output_dtype
     masked = source.mask_kind != "none"
-    if np.dtype(dtype).kind == "f":
-        nodata, internal = (float("nan"), False) if masked else (None, False)
+    if np.dtype(dtype).kind == "f":  # NaN marks nodata in float outputs
+        nodata, internal = (float("nan") if masked else None), False
     else:
         nodata, internal = output_masking(None, "mask" if masked else "none", dtype)
     colorinterp = None
@@ -258,12 +266,10 @@ def translate_raster(
     t_start = time.perf_counter()
     dst = os.fspath(dst)
     check_output_path(dst, overwrite)
-    if bidx is None:
-        bidx = bands_by_name(src, model, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced)
-    with open_raster(
-        src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
-    ) as source:
-        loaded = load_for_translation(model, source, "cpu")
+    source, loaded = open_for_model(
+        src, model, bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
+    )
+    with source:
         card = loaded.card
         check_bands(card, source)
         size, ov = _tile_settings(card, tile_size, overlap)
