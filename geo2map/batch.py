@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geo2map.errors import Geo2MapError, InputError, OutputError
+from geo2map.raster.write import remove_stale_temps
 
 MANIFEST = "geo2map-batch.sqlite"
 FOOTPRINTS = "footprints.gpkg"
@@ -244,15 +245,6 @@ def _worker_model(model: str, device: str) -> Any:
         return _CACHE[key]
 
 
-def _remove_stale_temps(dst: str) -> None:
-    folder, base = os.path.split(dst)
-    for tmp in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(base)}.*.geo2map-tmp.tif*")):
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-
-
 def _device_for_worker(device: str) -> str:
     """On a multi-GPU machine, spread local workers named 0, 1, ... over the GPUs."""
     if device not in ("auto", "cuda"):
@@ -290,8 +282,10 @@ def translate_scene(
         opts["device"] = _device_for_worker(opts.get("device", "auto"))
         loaded = _worker_model(model, opts["device"])
         os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
-        _remove_stale_temps(dst)
-        res = translate_raster_with_key(src, dst, loaded, opts, key)
+        remove_stale_temps(dst)
+        from geo2map.translate import translate_raster
+
+        res = translate_raster(src, dst, loaded, overwrite=True, tags={KEY_TAG: key}, **opts)
         return {
             "state": "done",
             "seconds": time.perf_counter() - t0,
@@ -299,26 +293,11 @@ def translate_scene(
             "worker": worker,
             "model_loads": _LOADS["n"],
         }
-    except (Geo2MapError, OSError, ValueError, MemoryError, RuntimeError) as exc:
-        return {
-            "state": "failed",
-            "error": " ".join(str(exc).split()) or type(exc).__name__,
-            "worker": worker,
-            "seconds": time.perf_counter() - t0,
-        }
-    except Exception as exc:  # noqa: BLE001 - rasterio errors and anything else: isolate the scene
-        return {
-            "state": "failed",
-            "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}",
-            "worker": worker,
-            "seconds": time.perf_counter() - t0,
-        }
-
-
-def translate_raster_with_key(src: str, dst: str, model: Any, options: dict[str, Any], key: str) -> Any:
-    from geo2map.translate import translate_raster
-
-    return translate_raster(src, dst, model, overwrite=True, tags={KEY_TAG: key}, **options)
+    except Exception as exc:  # noqa: BLE001 - whatever goes wrong, the scene fails alone
+        error = " ".join(str(exc).split()) or type(exc).__name__
+        if not isinstance(exc, Geo2MapError | OSError | ValueError | MemoryError | RuntimeError):
+            error = f"{type(exc).__name__}: {error}"  # rasterio and other errors: say what kind
+        return {"state": "failed", "error": error, "worker": worker, "seconds": time.perf_counter() - t0}
 
 
 # ---------------------------------------------------------------------------
@@ -518,7 +497,7 @@ def run_batch(
                 if res["state"] == "done":
                     summary.done.append(sc.name)
                 else:
-                    _remove_stale_temps(dst)
+                    remove_stale_temps(dst)
                     summary.failed[sc.name] = res["error"]
                 manifest.set(sc.name, sc.src, key, res["state"], **{k: v for k, v in res.items() if k != "state"})
                 finished += 1

@@ -79,6 +79,22 @@ def check_output_path(path: str | os.PathLike[str], overwrite: bool) -> str:
     return path
 
 
+TMP_SUFFIX = ".geo2map-tmp.tif"
+
+
+def remove_stale_temps(path: str | os.PathLike[str]) -> None:
+    """Remove temporary files :func:`atomic_path` left for ``path`` in a process that was killed
+    (SIGKILL gives it no chance to clean up). Only call it when no other writer targets ``path``."""
+    import glob
+
+    folder, base = os.path.split(os.path.abspath(path))
+    for tmp in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(base)}.*{TMP_SUFFIX}*")):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], overwrite: bool = False) -> Iterator[str]:
     """Yield a temporary path beside ``path``; rename it to ``path`` on success.
@@ -90,7 +106,7 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = False) -> Iterat
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".geo2map-tmp.tif", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=TMP_SUFFIX, dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write in output folder {folder}: {exc.strerror}") from None
     os.close(fd)
