@@ -6,7 +6,15 @@ import sys
 
 import click
 
-from geo2map.cli.options import bidx_opt, blend_opt, cog_opt, creation_options_opt, format_opt, nodata_opt
+from geo2map.cli.options import (
+    bidx_opt,
+    blend_opt,
+    cog_opt,
+    creation_options_opt,
+    format_opt,
+    nodata_opt,
+    progress_bar,
+)
 
 
 @click.command(short_help="Translate many rasters on Dask: resumable, one task per scene.")
@@ -85,21 +93,7 @@ def batch(
         "creation_options": parse_creation_options(creation_options) or None,
     }
     options = {k: v for k, v in options.items() if v is not None}
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if quiet:
-            return
-        if bar is None:  # created once the inputs are known to be good
-            from tqdm import tqdm
-
-            bar = tqdm(desc="scenes", unit="scene", dynamic_ncols=True, leave=False, total=total)
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    try:
+    with progress_bar("scenes", not quiet, unit="scene") as progress:
         summary = run_batch(
             list(inputs),
             out_dir,
@@ -114,9 +108,6 @@ def batch(
             progress=progress,
             log=lambda msg: click.echo(msg, err=True),
         )
-    finally:
-        if bar is not None:
-            bar.close()
     for name, err in sorted(summary.failed.items()):
         click.echo(f"failed  {name}: {err}", err=True)
     click.echo(

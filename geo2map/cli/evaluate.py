@@ -6,7 +6,7 @@ import json
 
 import click
 
-from geo2map.cli.options import bidx_opt, nodata_opt
+from geo2map.cli.options import bidx_opt, nodata_opt, progress_bar
 
 
 @click.command(short_help="RMSE, MAE, PSNR, SSIM, pixel accuracy of a model on paired data.")
@@ -63,20 +63,7 @@ def evaluate(
     from geo2map.evaluate import evaluate as run
 
     options = {k: v for k, v in {"bidx": bidx, "nodata": nodata}.items() if v is not None}
-    bar = None
-
-    def progress(done: int, total: int | None) -> None:
-        nonlocal bar
-        if quiet:
-            return
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(desc="evaluating", unit="pair", total=total, leave=False, dynamic_ncols=True)
-        bar.n = done
-        bar.refresh()
-
-    try:
+    with progress_bar("evaluating", not quiet, unit="pair") as progress:
         rep = run(
             model,
             data,
@@ -93,9 +80,6 @@ def evaluate(
             precision=precision,
             **options,
         )
-    finally:
-        if bar is not None:
-            bar.close()
     click.echo(json.dumps({"model": rep.model, "pairs": rep.pairs, **{k: round(v, 4) for k, v in rep.metrics.items()}}))
     click.echo(
         f"report {rep.report}; samples {rep.samples}" + (f"; error map {rep.error_map}" if rep.error_map else "")

@@ -70,16 +70,21 @@ cog_opt = click.option(
 
 
 @contextmanager
-def progress_bar(desc: str, enabled: bool = True) -> Iterator[Callable[[int, int], None] | None]:
-    """A tqdm bar on stderr driven by the library's ``progress(done, total)`` callback."""
+def progress_bar(
+    desc: str, enabled: bool = True, unit: str = "tile"
+) -> Iterator[Callable[[int, int | None], None] | None]:
+    """A tqdm bar on stderr driven by the library's ``progress(done, total)`` callback.
+
+    It shows only after half a second, so quick runs and early one-line errors print no bar.
+    """
     if not enabled:
         yield None
         return
     from tqdm import tqdm
 
-    bar = tqdm(desc=desc, unit="tile", dynamic_ncols=True, leave=False, delay=0.5)
+    bar = tqdm(desc=desc, unit=unit, dynamic_ncols=True, leave=False, delay=0.5)
 
-    def update(done: int, total: int) -> None:
+    def update(done: int, total: int | None) -> None:
         if bar.total != total:
             bar.total = total
         bar.n = done
