@@ -326,7 +326,6 @@ def _evaluate_rasters(
                 "compress": "deflate",
                 "predictor": 3,
             }
-            sq = n = 0.0
             with rasterio.open(err_path, "w", **profile) as err:
                 err.set_band_description(1, "max |output - target| over bands, 8-bit levels")
                 for row in range(0, p.height, WINDOW):
@@ -340,18 +339,16 @@ def _evaluate_rasters(
                                 valid &= v.all(axis=0)
                         lo, lt = _to_levels(out_scaling, po), _to_levels(out_scaling, to)
                         if valid.any():
-                            mse, s = acc.add(lo, lt, valid)
-                            k = int(valid.sum())
-                            sq += mse * k
-                            n += k
+                            _, s = acc.add(lo, lt, valid)
                             if not np.isnan(s):
                                 acc.ssim.append(s)
                         emap = np.where(valid, np.abs(lo - lt).max(axis=0), np.nan).astype("float32")
                         err.write(emap, 1, window=w)
-            if not n:
+            if not acc.n:
                 raise InputError("the prediction and the target share no valid pixel")
-            acc.psnr.append(psnr_levels(sq / n))
-            per_pair.append({"name": os.path.basename(src), "rmse": float(np.sqrt(sq / n)), "psnr": acc.psnr[-1]})
+            mse = acc.sq / acc.n  # the whole pair, pooled over its windows
+            acc.psnr.append(psnr_levels(mse))
+            per_pair.append({"name": os.path.basename(src), "rmse": float(np.sqrt(mse)), "psnr": acc.psnr[-1]})
             with open_raster(src) as s_src:
                 a = s_src.read_decimated(250_000)[0]
             shown.append((a, p.read_decimated(250_000)[0], t.read_decimated(250_000)[0]))
