@@ -89,12 +89,12 @@ def _augment_image(src: str, dst: str, model: Any, work: str, overwrite: bool, o
     from geo2map.raster.write import atomic_path, check_output_path
     from geo2map.train.data import read_image
 
+    check_output_path(dst, overwrite)  # before translating: a rerun must not redo the work to refuse it
     a = read_image(src)
     out = translate_image(a, model, work, **options)
     fits = out.dtype == np.uint8 and out.shape[0] in (1, 3) and dst.lower().endswith(IMAGE_EXT + (".tif", ".tiff"))
     if not fits:
-        dst = os.path.splitext(dst)[0] + ".tif"
-    check_output_path(dst, overwrite)
+        dst = os.path.splitext(dst)[0] + ".tif"  # atomic_path checks this name too
     if fits:
         img = Image.fromarray(out[0] if out.shape[0] == 1 else np.moveaxis(out, 0, -1))
         fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP"}.get(
