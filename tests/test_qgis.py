@@ -112,49 +112,58 @@ def test_qgis_reports_geo2map_errors(tmp_path: Path, qgis_home: Path, small_mode
     assert not out.exists()
 
 
-CANCEL_DRIVER = textwrap.dedent(
-    """
-    import importlib.util, sys
-    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback
-    app = QgsApplication([], False)
-    app.initQgis()
-    spec = importlib.util.spec_from_file_location("g2m_script", sys.argv[1])
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    alg = mod.Geo2MapTranslate().create()
-
-    class CancelAfterProgress(QgsProcessingFeedback):
-        def isCanceled(self):  # the user presses Cancel once work is under way
-            return self.progress() > 0 or super().isCanceled()
-
-    feedback = CancelAfterProgress()
-    params = {"INPUT": sys.argv[2], "MODEL": sys.argv[3], "OUTPUT": sys.argv[4], "DEVICE": "cpu"}
-    results, ok = alg.run(params, QgsProcessingContext(), feedback)
-    print("RESULT", ok, sorted(results or {}), feedback.progress())
-    app.exitQgis()
-    """
-)
+DRIVER_PREAMBLE = """
+import importlib.util, sys
+from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsRasterLayer
+app = QgsApplication([], False)
+app.initQgis()
+spec = importlib.util.spec_from_file_location("g2m_script", sys.argv[1])
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+alg = mod.Geo2MapTranslate().create()
+"""
 
 
-def test_cancel_stops_geo2map_and_leaves_no_output(tmp_path: Path, qgis_home: Path, small_model: Path) -> None:
+def _run_pyqgis(tmp_path: Path, qgis_home: Path, body: str, marker: str, *args: str) -> str:
+    """Run the installed script's algorithm in PyQGIS (system Python): DRIVER_PREAMBLE + ``body``,
+    with ``sys.argv[1:]`` = script, ``*args``; return the stdout line starting with ``marker``."""
     if subprocess.run([SYSTEM_PYTHON, "-c", "import qgis.core"], env=_qgis_env(qgis_home)).returncode != 0:
         pytest.skip("PyQGIS is not importable by the system Python")
-    rng = np.random.default_rng(0)
-    scene = write_raster(tmp_path / "big.tif", (smooth_field(rng, 1, 2500, 2500) * 255).astype("uint8"))
-    outdir = tmp_path / "out"
-    outdir.mkdir()
     driver = tmp_path / "driver.py"
-    driver.write_text(CANCEL_DRIVER)
+    driver.write_text(DRIVER_PREAMBLE + textwrap.dedent(body))
     script = next((qgis_home / ".local").rglob("geo2map_translate.py"))
     r = subprocess.run(
-        [SYSTEM_PYTHON, str(driver), str(script), str(scene), str(small_model), str(outdir / "out.tif")],
+        [SYSTEM_PYTHON, str(driver), str(script), *args],
         capture_output=True,
         text=True,
         env=_qgis_env(qgis_home),
         timeout=300,
     )
     assert r.returncode == 0, r.stdout + r.stderr
-    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("RESULT"))
+    return next(ln for ln in r.stdout.splitlines() if ln.startswith(marker))
+
+
+CANCEL_DRIVER = """
+class CancelAfterProgress(QgsProcessingFeedback):
+    def isCanceled(self):  # the user presses Cancel once work is under way
+        return self.progress() > 0 or super().isCanceled()
+
+feedback = CancelAfterProgress()
+params = {"INPUT": sys.argv[2], "MODEL": sys.argv[3], "OUTPUT": sys.argv[4], "DEVICE": "cpu"}
+results, ok = alg.run(params, QgsProcessingContext(), feedback)
+print("RESULT", ok, sorted(results or {}), feedback.progress())
+app.exitQgis()
+"""
+
+
+def test_cancel_stops_geo2map_and_leaves_no_output(tmp_path: Path, qgis_home: Path, small_model: Path) -> None:
+    rng = np.random.default_rng(0)
+    scene = write_raster(tmp_path / "big.tif", (smooth_field(rng, 1, 2500, 2500) * 255).astype("uint8"))
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    line = _run_pyqgis(
+        tmp_path, qgis_home, CANCEL_DRIVER, "RESULT", str(scene), str(small_model), str(outdir / "out.tif")
+    )
     assert "RESULT True []" in line, line  # canceled: no OUTPUT reported
     assert float(line.split()[-1]) < 100  # stopped before the end
     assert os.listdir(outdir) == []  # no output, no temporary file
@@ -162,40 +171,17 @@ def test_cancel_stops_geo2map_and_leaves_no_output(tmp_path: Path, qgis_home: Pa
     assert ps.stdout.strip() == "", "geo2map still running after cancel"
 
 
-LOAD_DRIVER = textwrap.dedent(
-    """
-    import importlib.util, sys
-    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsRasterLayer
-    app = QgsApplication([], False)
-    app.initQgis()
-    spec = importlib.util.spec_from_file_location("g2m_script", sys.argv[1])
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    alg = mod.Geo2MapTranslate().create()
-    params = {"INPUT": sys.argv[2], "MODEL": sys.argv[3], "BANDS": "1", "OUTPUT": sys.argv[4], "DEVICE": "cpu"}
-    results, ok = alg.run(params, QgsProcessingContext(), QgsProcessingFeedback())
-    src, out = QgsRasterLayer(sys.argv[2], "in"), QgsRasterLayer(results["OUTPUT"], "out")
-    print("LOADED", ok, out.isValid(), out.crs() == src.crs(), out.crs().authid(), out.extent() == src.extent(),
-          out.bandCount() >= 3, flush=True)
-    del src, out  # layers must go before QGIS shuts down
-    app.exitQgis()
-    """
-)
+LOAD_DRIVER = """
+params = {"INPUT": sys.argv[2], "MODEL": sys.argv[3], "BANDS": "1", "OUTPUT": sys.argv[4], "DEVICE": "cpu"}
+results, ok = alg.run(params, QgsProcessingContext(), QgsProcessingFeedback())
+src, out = QgsRasterLayer(sys.argv[2], "in"), QgsRasterLayer(results["OUTPUT"], "out")
+print("LOADED", ok, out.isValid(), out.crs() == src.crs(), out.crs().authid(), out.extent() == src.extent(),
+      out.bandCount() >= 3, flush=True)
+del src, out  # layers must go before QGIS shuts down
+app.exitQgis()
+"""
 
 
 def test_result_loads_as_a_layer_with_the_inputs_crs(tmp_path: Path, qgis_home: Path, small_model: Path) -> None:
-    if subprocess.run([SYSTEM_PYTHON, "-c", "import qgis.core"], env=_qgis_env(qgis_home)).returncode != 0:
-        pytest.skip("PyQGIS is not importable by the system Python")
-    driver = tmp_path / "driver.py"
-    driver.write_text(LOAD_DRIVER)
-    script = next((qgis_home / ".local").rglob("geo2map_translate.py"))
-    r = subprocess.run(
-        [SYSTEM_PYTHON, str(driver), str(script), str(RGB), str(small_model), str(tmp_path / "out.tif")],
-        capture_output=True,
-        text=True,
-        env=_qgis_env(qgis_home),
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
-    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("LOADED"))
+    line = _run_pyqgis(tmp_path, qgis_home, LOAD_DRIVER, "LOADED", str(RGB), str(small_model), str(tmp_path / "o.tif"))
     assert line == "LOADED True True True EPSG:32618 True True", line
