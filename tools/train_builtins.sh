@@ -21,11 +21,11 @@ steps_opt() {  # iterations per epoch of the built-in run (all of them, or STEPS
   if [ -n "$STEPS" ]; then echo "--set max_steps_per_epoch=$STEPS"; fi
 }
 
-baseline() {  # name data iterations-per-epoch extra-options...
-  local name=$1 data=$2 per_epoch=$3; shift 3
+baseline() {  # name data iterations-per-epoch: the reference pix2pix recipe
+  local name=$1 data=$2 per_epoch=$3
   geo2map train --mode pix2pix --preset paper --data "$data" --out "$RUNS/${name}_baseline" --generator unet_256 \
     --ngf 64 --batch-size 1 --epochs "$EPOCHS" --device "$DEVICE" --set name="${name}_baseline" \
-    --set lambda_l1=100 --set max_steps_per_epoch="${STEPS:-$per_epoch}" --set checkpoint_every=10 "$@" -q
+    --set lambda_l1=100 --set max_steps_per_epoch="${STEPS:-$per_epoch}" --set checkpoint_every=10 -q
 }
 
 evaluate() {  # run-folder data split
@@ -33,35 +33,22 @@ evaluate() {  # run-folder data split
     ${MAX_PAIRS:+--max-pairs "$MAX_PAIRS"}
 }
 
+model() {  # name data n-train eval-split: the built-in, its baseline for as many iterations, both evaluated
+  local name=$1 data=$2 n_train=$3 split=$4
+  geo2map train --mode pix2pix --preset stable --data "$data" --out "$RUNS/$name" --generator unet_256 --ngf 16 \
+    --epochs "$EPOCHS" --batch-size "$BATCH" --device "$DEVICE" --set name="$name" --set half_weights=true \
+    --set checkpoint_every=10 $(steps_opt) -q
+  baseline "$name" "$data" $(( (n_train + BATCH - 1) / BATCH ))
+  evaluate "$RUNS/$name" "$data" "$split"
+  evaluate "$RUNS/${name}_baseline" "$data" "$split"
+}
+
 # sar2rgb: 1312 training pairs (82 fragments), the 288-pair scene-split test set for validation
-S=$DATA/sar2rgb_sen12_volkov
-GEO=$(( (1312 + BATCH - 1) / BATCH ))
-geo2map train --mode pix2pix --preset stable --data "$S" --out "$RUNS/sar2rgb" --generator unet_256 --ngf 16 \
-  --epochs "$EPOCHS" --batch-size "$BATCH" --device "$DEVICE" --set name=sar2rgb --set half_weights=true \
-  --set checkpoint_every=10 $(steps_opt) -q
-baseline sar2rgb "$S" "$GEO"
-evaluate "$RUNS/sar2rgb" "$S" test
-evaluate "$RUNS/sar2rgb_baseline" "$S" test
-
+model sar2rgb "$DATA/sar2rgb_sen12_volkov" 1312 test
 # sat2map: 1096 A|B images, 10% held out (seed 0) for validation by both training and evaluate
-M=$DATA/sat2map_pix2pix_maps
-GEO=$(( (986 + BATCH - 1) / BATCH ))
-geo2map train --mode pix2pix --preset stable --data "$M" --out "$RUNS/sat2map" --generator unet_256 --ngf 16 \
-  --epochs "$EPOCHS" --batch-size "$BATCH" --device "$DEVICE" --set name=sat2map --set half_weights=true \
-  --set checkpoint_every=10 $(steps_opt) -q
-baseline sat2map "$M" "$GEO"
-evaluate "$RUNS/sat2map" "$M" holdout
-evaluate "$RUNS/sat2map_baseline" "$M" holdout
-
+model sat2map "$DATA/sat2map_pix2pix_maps" 986 holdout
 # dsm2rgb: 400 training pairs, valA/valB (200) for validation
-P=$DATA/dsm2rgb_potsdam
-GEO=$(( (400 + BATCH - 1) / BATCH ))
-geo2map train --mode pix2pix --preset stable --data "$P" --out "$RUNS/dsm2rgb" --generator unet_256 --ngf 16 \
-  --epochs "$EPOCHS" --batch-size "$BATCH" --device "$DEVICE" --set name=dsm2rgb --set half_weights=true \
-  --set checkpoint_every=10 $(steps_opt) -q
-baseline dsm2rgb "$P" "$GEO"
-evaluate "$RUNS/dsm2rgb" "$P" val
-evaluate "$RUNS/dsm2rgb_baseline" "$P" val
+model dsm2rgb "$DATA/dsm2rgb_potsdam" 400 val
 
 for name in sar2rgb sat2map dsm2rgb; do
   python tools/make_builtin.py "$name" "$RUNS/$name" --metrics "$RUNS/$name/eval/report.json" \
