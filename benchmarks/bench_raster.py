@@ -90,14 +90,20 @@ def _hwm_mb(pid: int) -> float | None:
 
 
 def run(cmd: list[str]) -> tuple[float, float]:
-    """Run a command; return (wall seconds, peak RSS MB of that process).
+    """Run a command; return (wall seconds, peak RSS MB of that process)."""
+    wall, peak, _ = run_capture(cmd)
+    return wall, peak
+
+
+def run_capture(cmd: list[str]) -> tuple[float, float, str]:
+    """Run a command; return (wall seconds, peak RSS MB of that process, its stdout).
 
     The peak is the kernel's high-water mark of the process's own memory (VmHWM),
     polled until it exits (rusage from wait4 is not used: on Linux it can carry
     the parent's or an earlier child's peak).
     """
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0.0
     while proc.poll() is None:
         hwm = _hwm_mb(proc.pid)
@@ -105,10 +111,10 @@ def run(cmd: list[str]) -> tuple[float, float]:
             peak = max(peak, hwm)
         time.sleep(0.02)
     wall = time.perf_counter() - t0
-    err = proc.stderr.read().decode() if proc.stderr else ""
+    out, err = proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {err[-2000:]}")
-    return wall, peak
+        raise RuntimeError(f"{' '.join(cmd)} failed: {err.decode()[-2000:]}")
+    return wall, peak, out.decode()
 
 
 def geo2map_cmd(src: Path, dst: Path) -> list[str]:

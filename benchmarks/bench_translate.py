@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_raster import _hwm_mb, make_scene  # noqa: E402
+from bench_raster import make_scene, run_capture  # noqa: E402
 
 
 def make_model(path: Path, arch: str, ngf: int, bands: int = 3) -> None:
@@ -97,18 +96,7 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "patches": done}))
 
 def run_py(code: str, *args: str) -> tuple[dict, float]:
     """Run a Python snippet in its own process; return its JSON output and its peak RSS (MB)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    peak = 0.0
-    while proc.poll() is None:
-        hwm = _hwm_mb(proc.pid)
-        if hwm is not None:
-            peak = max(peak, hwm)
-        time.sleep(0.05)
-    out, err = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(err[-3000:])
+    _, peak, out = run_capture([sys.executable, "-c", code, *args])
     return json.loads(out.strip().splitlines()[-1]), peak
 
 
