@@ -374,3 +374,25 @@ def test_ab_folders_pair_files_by_name_without_extension(tmp_path: Path) -> None
         ("a/x.png", "b/x.jpg"),
         ("a/y.png", "b/y.jpg"),
     ]
+
+
+def test_cpu_training_autocasts_to_bf16_where_amx_runs_it(tmp_path: Path) -> None:
+    """`amp: auto` on CPU: bf16 autocast on AMX CPUs (4x faster per step here), fp32 elsewhere;
+    `bf16` forces it, `off` never; a bf16 step gives finite losses and moves the fp32 weights."""
+    from geo2map.inference import cpu_has_amx
+    from geo2map.train.loop import autocast_dtype
+    from geo2map.train.models import Pix2Pix
+
+    cpu = torch.device("cpu")
+    assert autocast_dtype("off", cpu) is None and autocast_dtype("fp16", cpu) is None
+    assert autocast_dtype("bf16", cpu) == torch.bfloat16
+    assert autocast_dtype("auto", cpu) == (torch.bfloat16 if cpu_has_amx() else None)
+    cfg = _tiny(tmp_path)
+    torch.manual_seed(0)
+    model = Pix2Pix(cfg, 2, 3, cpu, torch.bfloat16)
+    before = {k: v.clone() for k, v in model.generator().state_dict().items()}
+    losses = model.step({"A": torch.randn(2, 2, 64, 64), "B": torch.rand(2, 3, 64, 64) * 2 - 1})
+    assert all(np.isfinite(v) for v in losses.values()), losses
+    after = model.generator().state_dict()
+    assert all(after[k].dtype == v.dtype for k, v in before.items())  # master weights stay fp32
+    assert any(not torch.equal(after[k], v) for k, v in before.items() if v.is_floating_point())
