@@ -21,7 +21,9 @@ from geo2map.train.config import resolve_config
 from geo2map.train.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
-TAHOE = ROOT.parent / "shared" / "data" / "paired" / "dsm_cir_tahoe"
+TAHOE = (
+    ROOT / "tests" / "data" / "tahoe"
+)  # copies of ../shared/data/paired/dsm_cir_tahoe (licence: tests/data/README.md)
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -6,9 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from conftest import SHARED
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,7 +31,6 @@ def test_translate_sar(tmp_path: Path) -> None:
     assert (tmp_path / "sar_rgb.tif").exists()
 
 
-@pytest.mark.skipif(not (SHARED / "paired" / "dsm_cir_tahoe").exists(), reason="../shared/data is not present")
 def test_train_tahoe(tmp_path: Path) -> None:
     _figure(_run("train_tahoe.py", "--epochs", "1", "--out", str(tmp_path)))
     assert (tmp_path / "run" / "model.safetensors").exists() and (tmp_path / "tahoe_pred.tif").exists()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from conftest import DATA, RGB, SHARED, write_raster
+from conftest import DATA, RGB, write_raster
 
 from geo2map.cli.main import cli
 from geo2map.models.package import load_model
@@ -333,10 +333,9 @@ def test_bad_training_input(tmp_path: Path, runner) -> None:
     assert res.exit_code != 0 and "unknown training option" in res.output
 
 
-@pytest.mark.skipif(not (SHARED / "paired" / "dsm_cir_tahoe").exists(), reason="../shared data not present")
 def test_tahoe_dsm_to_aerial_pair(tmp_path: Path) -> None:
-    """The lidar DSM + aerial photo pair from ../shared trains from the two GeoTIFFs directly."""
-    tahoe = SHARED / "paired" / "dsm_cir_tahoe"
+    """The lidar DSM + aerial photo pair (bundled copies) trains from the two GeoTIFFs directly."""
+    tahoe = DATA / "tahoe"
     cfg = _tiny(
         tmp_path,
         data=str(tahoe / "tahoe_lidar_highesthit.tif"),
