@@ -14,9 +14,15 @@ import numpy as np
 from geo2map.raster.tiling import Tile, TileGrid
 
 
-def display_rgb(data: np.ndarray, valid: np.ndarray | None = None, p: tuple[float, float] = (2, 98)) -> np.ndarray:
+def display_rgb(
+    data: np.ndarray,
+    valid: np.ndarray | None = None,
+    p: tuple[float, float] = (2, 98),
+    limits: tuple[float, float] | None = None,
+) -> np.ndarray:
     """(bands, h, w) → (h, w, 3) floats in [0, 1]: first three bands (or one band as grey),
-    each stretched between its ``p`` percentiles of valid pixels; invalid pixels white."""
+    each stretched between its ``p`` percentiles of valid pixels (or between fixed
+    ``limits``); invalid pixels white."""
     d = np.asarray(data, dtype=np.float64)
     d = d[:3] if d.shape[0] >= 3 else np.repeat(d[:1], 3, axis=0)
     ok = np.all(np.isfinite(d), axis=0)
@@ -27,7 +33,7 @@ def display_rgb(data: np.ndarray, valid: np.ndarray | None = None, p: tuple[floa
         vals = d[b][ok]
         if vals.size == 0:
             continue
-        lo, hi = np.percentile(vals, p)
+        lo, hi = limits if limits is not None else np.percentile(vals, p)
         hi = hi if hi > lo else lo + 1
         out[..., b] = np.where(ok, np.clip((d[b] - lo) / (hi - lo), 0, 1), 1.0)
     return out
@@ -99,13 +105,21 @@ def translate_quicklook(
     *,
     title: str = "",
     max_pixels: int = 1_000_000,
+    input_scaling: Any = None,
 ) -> str:
     """A PNG with the input (a :class:`~geo2map.raster.open.RasterSource`) and the translated
-    ``output`` raster side by side, both decimated to about ``max_pixels``."""
+    ``output`` raster side by side, both decimated to about ``max_pixels``.
+
+    With ``input_scaling`` (a fitted :class:`~geo2map.sensors.Scaling`), the input is drawn
+    as the network sees it, [-1, 1] → black..white, instead of a 2-98% stretch."""
     from geo2map.raster.open import open_raster
 
     plt = _pyplot()
     data_in, valid_in = source.read_decimated(max_pixels)
+    stretch, limits = "2-98% stretch", None
+    if input_scaling is not None:
+        data_in, limits = input_scaling.forward(data_in, valid_in), (-1.0, 1.0)
+        stretch = f"as the model sees it: {input_scaling.name} scaling"
     with open_raster(output, allow_ungeoreferenced=True) as out:
         data_out, valid_out = out.read_decimated(max_pixels)
         out_bands = out.count
@@ -114,9 +128,9 @@ def translate_quicklook(
     for ax, pic, label in (
         (
             axes[0],
-            display_rgb(data_in, valid_in),
+            display_rgb(data_in, valid_in, limits=limits),
             f"input: {os.path.basename(str(source.path))} "
-            f"({source.count} band{'s' if source.count != 1 else ''}, 2-98% stretch)",
+            f"({source.count} band{'s' if source.count != 1 else ''}, {stretch})",
         ),
         (
             axes[1],

@@ -334,7 +334,9 @@ def translate_raster(
         if quicklook:
             from geo2map.plots import translate_quicklook
 
-            ql = translate_quicklook(source, dst, quicklook, title=f"{card.name or 'model'}")
+            # SAR is drawn as the model sees it (the card's scaling); a linear stretch of σ⁰ is black
+            shown = in_scaling if in_scaling.name == "sar" else None
+            ql = translate_quicklook(source, dst, quicklook, title=f"{card.name or 'model'}", input_scaling=shown)
     return TranslateResult(
         path=dst,
         model=card.name,

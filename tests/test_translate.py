@@ -502,3 +502,15 @@ def test_a_scene_far_from_the_training_resolution_gets_a_note(tmp_path: Path, gr
     card = dataclasses.replace(m.card, training={**m.card.training, "pixel_size_m": 201.0})
     result = translate_raster(GRD, tmp_path / "p.tif", LoadedModel(card, m.generator, "x"), nodata=0)
     assert result.notes == []
+
+
+def test_sar_quicklook_draws_the_input_as_the_model_sees_it(tmp_path: Path, grd_model: Path) -> None:
+    """A SAR model's quicklook shows the card-scaled input, [-1, 1] → black..white (a 2-98% linear
+    stretch of σ⁰ or DN is black but for a few bright targets)."""
+    from geo2map.plots import display_rgb
+
+    ql = tmp_path / "grd.png"
+    translate_raster(GRD, tmp_path / "grd.tif", grd_model, nodata=0, quicklook=ql)
+    assert ql.stat().st_size > 10_000
+    pic = display_rgb(np.array([[[-1.0, 0.0, 1.0, 3.0]]]), limits=(-1.0, 1.0))
+    np.testing.assert_allclose(pic[0, :, 0], [0.0, 0.5, 1.0, 1.0])
