@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -89,8 +90,14 @@ def test_resume_is_exact(tmp_path: Path) -> None:
     )
     Trainer(cfg, tmp_path / "one").fit()
     _fit_until(Trainer(cfg, tmp_path / "two"), 2)
-    assert torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)["epoch"] == 2
+    half = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)
+    assert half["epoch"] == 2 and half["time_s"] > 0
+    t0 = time.perf_counter()
     Trainer(cfg, tmp_path / "two").fit(resume=True)
+    resumed = time.perf_counter() - t0
+    # the card's training time is the whole run's, not the resumed part's
+    total = load_model(tmp_path / "two" / "model.safetensors").card.training["time_s"]
+    assert half["time_s"] + 0.5 * resumed < total < half["time_s"] + resumed + 1, (half["time_s"], resumed, total)
     a = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)
     b = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)
     assert a["epoch"] == b["epoch"] == 4

@@ -53,9 +53,5 @@ model dsm2rgb "$DATA/dsm2rgb_potsdam" 400 val
 for name in sar2rgb sat2map dsm2rgb; do
   python tools/make_builtin.py "$name" "$RUNS/$name" --metrics "$RUNS/$name/eval/report.json" \
     ${PACKAGE_DIR:+--out-dir "$PACKAGE_DIR"}
-  python - "$RUNS/$name/eval/report.json" "$RUNS/${name}_baseline/eval/report.json" <<'PY'
-import json, sys
-a, b = (json.load(open(p))["metrics"] for p in sys.argv[1:3])
-print(f"| {sys.argv[1].split('/')[-3]} | " + " | ".join(f"{a[k]:.3f} vs {b[k]:.3f}" for k in ("rmse", "mae", "psnr", "ssim", "acc_delta5", "acc_delta10")) + " |")
-PY
 done
+python tools/builtin_table.py "$RUNS"

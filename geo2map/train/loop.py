@@ -290,6 +290,17 @@ def load_checkpoint(path: str, device: Any) -> dict[str, Any]:
         return torch.load(path, map_location=device, weights_only=True)  # type: ignore[no-any-return]
 
 
+def _card_time(run: str, epoch: int) -> float:
+    """Training seconds from the run's model card, for checkpoints that predate ``time_s``."""
+    from geo2map.models.package import read_card
+
+    try:
+        training = read_card(os.path.join(run, "model.safetensors")).training
+    except Exception:  # noqa: BLE001 - no card or an unreadable one: the time is unknown
+        return 0.0
+    return float(training.get("time_s") or 0.0) if training.get("epochs") == epoch else 0.0
+
+
 def autocast_dtype(amp: str, device: Any) -> Any:
     import torch
 
@@ -365,6 +376,7 @@ class Trainer:
         scheds = {k: torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(cfg)) for k, o in model.opts.items()}
         history: list[dict[str, Any]] = []
         start = 0
+        before = 0.0  # training seconds of the run before a resume, so the card counts the whole run
         ckpt = os.path.join(self.out, "checkpoint.pt")
         if resume and os.path.exists(ckpt):
             state = load_checkpoint(ckpt, device)
@@ -374,6 +386,7 @@ class Trainer:
             start = int(state["epoch"])
             history = list(state["history"])
             _set_rng(state["rng"])
+            before = float(state.get("time_s") or _card_time(self.out, start))
         steps = len(data.train) // cfg.batch_size
         if cfg.max_steps_per_epoch:
             steps = min(steps, cfg.max_steps_per_epoch)
@@ -424,11 +437,12 @@ class Trainer:
                         "history": history,
                         "rng": _get_rng(),
                         "config": cfg.to_dict(),
+                        "time_s": before + time.perf_counter() - t_start,
                     },
                     ckpt + ".tmp",
                 )
                 os.replace(ckpt + ".tmp", ckpt)
-                self.save_models(model, data, history, time.perf_counter() - t_start, device)
+                self.save_models(model, data, history, before + time.perf_counter() - t_start, device)
             if self.progress:
                 self.progress({"epoch_end": epoch + 1, "epochs": cfg.epochs, "metrics": record})
         with open(os.path.join(self.out, "history.json"), "w") as f:
