@@ -22,11 +22,14 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILTIN_CARDS: dict[str, dict] = {
     "sar2rgb": {
         "summary": "Sentinel-1 VH backscatter → Sentinel-2 true colour (pix2pix, SEN12 Volkov pairs)",
-        # the training SAR: linear VH backscatter / its 99% scene quantile, clipped to 1; 'auto' makes
-        # GRD amplitude DN, calibrated σ⁰ linear and dB all land there (tests/test_sensors.py)
+        # the training SAR: VH *amplitude* / its 99% scene quantile, clipped to 1. Amplitude, not intensity:
+        # the training tiles' quantiles (1/10/25/50/75/90% = 35/59/80/110/147/188 of 255) match real 10 m
+        # VH amplitude normalised that way (41-59/56-86/82-105/105-142/135-174/168-203 on six BigEarthNet
+        # patches), while intensity gives 3-13/12-29/26-43/43-79/71-119/111-162. 'auto' makes GRD amplitude
+        # DN, calibrated σ⁰ linear and dB all land there (tests/test_sensors.py)
         "input_scaling": {
             "name": "sar",
-            "params": {"input": "auto", "method": "quantile", "quantile": 0.99, "linear": "intensity"},
+            "params": {"input": "auto", "method": "quantile", "quantile": 0.99, "linear": "amplitude"},
         },
         "output_scaling": {"name": "optical_u8", "params": {}},
         "input_bands": [{"name": "VH", "description": "Sentinel-1 IW VH backscatter (GRD DN, sigma0 linear or dB)"}],
@@ -68,9 +71,12 @@ BUILTIN_CARDS: dict[str, dict] = {
     },
     "dsm2rgb": {
         "summary": "Normalised DSM (height above ground) → IR-R-G aerial image (pix2pix, ISPRS Potsdam)",
-        # the training nDSM is 8-bit with a dataset-relative scale (ground ≈ level 8, 99% of pixels ≤ level 203):
-        # heights above a 32-px local minimum, 0..40 m → 0..255 is the working assumption (see README)
-        "input_scaling": {"name": "dsm", "params": {"method": "local_min", "radius": 32, "max_height": 40.0}},
+        # the training nDSM is 8-bit with a dataset-relative scale that the dataset does not state (ground ≈
+        # levels 7-11; roofs and crowns mostly levels 100-185, the 70-99% quantiles). Potsdam's buildings and
+        # trees are mostly 12-22 m tall, so 0..30 m → 0..255 (≈ 0.12 m a level) is the working assumption;
+        # heights are taken above a local minimum 64 px (≈ 40 m) around each pixel, wide enough for the
+        # footprint of most buildings (README: use a DTM-normalised input where you have one)
+        "input_scaling": {"name": "dsm", "params": {"method": "local_min", "radius": 64, "max_height": 30.0}},
         "output_scaling": {"name": "optical_u8", "params": {}},
         "input_bands": [{"name": "DSM", "description": "surface heights in metres (lidar or photogrammetric DSM)"}],
         "output_bands": [
@@ -81,7 +87,8 @@ BUILTIN_CARDS: dict[str, dict] = {
         "output_dtype": "uint8",
         "output_colorinterp": [],
         "overlap": 64,
-        "pixel_size_m": 0.05,
+        # not stated by the dataset either: streets, cars and houses in the 256-px tiles say about 0.5-0.7 m
+        "pixel_size_m": 0.6,
         "licence": "CC BY-NC-SA 4.0 (weights trained on CC BY-NC-SA data: non-commercial, share alike)",
         "data_licence": "CC BY-NC-SA 4.0 (github.com/mhaut/UIMG2DSM); underlying ISPRS Potsdam data: ISPRS terms, "
         "research use",
