@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,9 @@ def test_model_file_round_trip(tmp_path: Path, half: bool) -> None:
     net = build_generator("resnet_6blocks", 2, 3, ngf=8, norm="instance")
     path = save_model(tmp_path / "m.safetensors", net, card, half=half)
     assert read_card(path).to_dict() == card.to_dict()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # readable by others, like any file the user writes
     loaded = load_model(path)
     assert loaded.card.to_dict() == card.to_dict()
     assert not loaded.generator.training  # eval mode recorded in the card

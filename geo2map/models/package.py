@@ -92,6 +92,9 @@ def save_model(path: str | os.PathLike[str], generator: Any, card: ModelCard, *,
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
         save_file(tensors, tmp, metadata={CARD_KEY: card.to_json(), "format": "pt"})
+        umask = os.umask(0)  # safetensors creates the file 0600: give it the usual 0666 & ~umask
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
