@@ -98,21 +98,26 @@ def test_sar2rgb_card_scaling_brings_real_db_patches_to_the_training_distributio
 
 
 def test_sar2rgb_on_a_held_out_scene_resembles_sentinel2(tmp_path: Path) -> None:
-    """On SEN12 fragment 059 (scene-split test set, never trained on), sar2rgb's colours and
-    structure follow the real Sentinel-2 image: far better than a flat mean-colour guess."""
-    _needs("sar2rgb")
-    from geo2map.evaluate import ssim_levels
+    """On SEN12 fragment 059 (scene-split test set, never trained on), sar2rgb's picture follows
+    the real Sentinel-2 image: clearly closer than the scene's own mean colour everywhere (the
+    best flat guess), brightness correlated, the sea darker than the land.
 
+    (Measured when it shipped: RMSE 34.4 against 51.6 for the flat guess, correlation 0.77.
+    SSIM is no use here: against a flat guess it is 0.57, the calm sea being flat too.)"""
+    _needs("sar2rgb")
     out = tmp_path / "pred.tif"
     translate_raster(S1_SCENE, out, "sar2rgb", precision="fp32")
     with rasterio.open(out) as o, rasterio.open(S2_SCENE) as t:
         pred, truth = o.read().astype(np.float64), t.read().astype(np.float64)
-    flat = np.broadcast_to(truth.mean(axis=(1, 2), keepdims=True), truth.shape)
-    valid = np.ones(truth.shape, bool)
-    assert ssim_levels(pred, truth, valid) > ssim_levels(flat, truth, valid) + 0.05
-    # the sea is dark and blue-ish in Sentinel-2; the model must put it there, not on the land
+    flat = truth.mean(axis=(1, 2), keepdims=True)
+
+    def rmse(x: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((x - truth) ** 2)))
+
+    assert rmse(pred) < 0.8 * rmse(flat), (rmse(pred), rmse(flat))
+    assert np.corrcoef(pred.mean(0).ravel(), truth.mean(0).ravel())[0, 1] > 0.5
     sea = truth.mean(0) < np.quantile(truth.mean(0), 0.15)
-    assert pred.mean(0)[sea].mean() < pred.mean(0)[~sea].mean()
+    assert pred.mean(0)[sea].mean() < pred.mean(0)[~sea].mean() - 10
 
 
 def test_a_wheel_ships_the_builtin_models(tmp_path: Path) -> None:
