@@ -170,3 +170,17 @@ def test_import_reference_checkpoint(tmp_path: Path, runner) -> None:
     assert res.exit_code != 0 and "pickle" in res.output
     res = runner.invoke(cli, ["models", "list"])
     assert res.exit_code == 0
+
+
+def test_a_header_length_starting_with_0x80_is_not_taken_for_a_pickle(tmp_path: Path) -> None:
+    """safetensors starts with its header length, and 0x80 as its first byte (a pickle's first byte
+    too) happened to a real card: such a file loads."""
+    net = build_generator("resnet_6blocks", 2, 3, ngf=8, norm="instance")  # _card()'s architecture
+    path = Path(save_model(tmp_path / "m.safetensors", net, _card()))
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = raw[8 : 8 + n].decode() + " " * ((0x80 - n) % 256)  # safetensors allows trailing spaces
+    fixed = tmp_path / "x80.safetensors"
+    fixed.write_bytes(len(header).to_bytes(8, "little") + header.encode() + raw[8 + n :])
+    assert fixed.read_bytes()[0] == 0x80
+    assert load_model(fixed).card.to_dict() == _card().to_dict()

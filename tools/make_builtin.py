@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -111,6 +112,7 @@ def main() -> None:
     ap.add_argument("--metrics", default=None, help="a geo2map evaluate report.json to record in the card")
     ap.add_argument("--out-dir", default=str(ROOT / "geo2map" / "models" / "builtin"), help="where to write")
     ap.add_argument("--status", default=None, help="a note on the state of the model, e.g. 'interim: 5 of 12 epochs'")
+    ap.add_argument("--hardware", default=None, help="what it was trained on, where the run's own record is too coarse")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from geo2map.models.card import Band
@@ -125,9 +127,13 @@ def main() -> None:
     if pixel:
         training["pixel_size_m"] = pixel  # translate warns when a scene's pixels are more than 2x off
     training["data"] = os.path.relpath(training.get("data", ""), ROOT.parent) if training.get("data") else ""
-    if training.get("command"):  # the command as a user types it, not this machine's path to it
+    if training.get("command"):  # the command as a user types it, not this machine's paths
         first, _, rest = training["command"].partition(" ")
+        rest = rest.replace(f"{ROOT.parent}/shared/", "../shared/")
+        rest = re.sub(r"--out (\S+)", lambda m: f"--out runs/{os.path.basename(m.group(1).rstrip('/'))}", rest)
         training["command"] = f"{os.path.basename(first)} {rest}".strip()
+    if args.hardware:
+        training["hardware"] = args.hardware
     if args.status:
         training["status"] = args.status
     metrics = dict(m.card.metrics)

@@ -32,13 +32,13 @@ def _sniff(path: str) -> None:
             head = f.read(16)
     except OSError as exc:
         raise ModelError(f"cannot read model file {path}: {exc.strerror}") from None
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+    if len(head) >= 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] <= 100_000_000:
+        return  # safetensors: an 8-byte header length, then the JSON header (its length may start with 0x80)
+    if head.startswith(b"PK\x03\x04") or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
         raise ModelError(f"{path} {_PICKLE_HINT}")
     if len(head) < 9:
         raise ModelError(f"{path} is not a geo2map model file (too short)")
-    (n,) = struct.unpack("<Q", head[:8])
-    if n > 100_000_000 or head[8:9] != b"{":
-        raise ModelError(f"{path} is not a geo2map model file (not safetensors)")
+    raise ModelError(f"{path} is not a geo2map model file (not safetensors)")
 
 
 def read_card(path: str | os.PathLike[str]) -> ModelCard:

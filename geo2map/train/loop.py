@@ -324,7 +324,9 @@ def hardware(device: Any) -> str:
 
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    return (
+        f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads on {os.cpu_count()} cores"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -369,6 +371,7 @@ class Trainer:
 
         device = resolve_device(cfg.device)
         ac = autocast_dtype(cfg.amp, device)
+        self.precision = {torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}.get(ac, "fp32")
         in_bands = len(data.train.bands_a)
         out_bands = len(data.train.bands_b)
         cls = Pix2Pix if cfg.mode == "pix2pix" else CycleGAN
@@ -540,6 +543,7 @@ class Trainer:
             "epochs": history[-1]["epoch"],
             "time_s": round(seconds, 1),
             "hardware": hardware(device),
+            "precision": getattr(self, "precision", "fp32"),
             "seed": cfg.seed,
             "preset": cfg.preset,
             "gan_mode": cfg.gan_mode,
