@@ -126,7 +126,7 @@ def main() -> None:
     training = {**m.card.training, "data_licence": data_licence, "architecture_choice": note}
     if pixel:
         training["pixel_size_m"] = pixel  # translate warns when a scene's pixels are more than 2x off
-    training["data"] = os.path.relpath(training.get("data", ""), ROOT.parent) if training.get("data") else ""
+    training["data"] = os.path.relpath(training.get("data", ""), ROOT) if training.get("data") else ""
     if training.get("command"):  # the command as a user types it, not this machine's paths
         first, _, rest = training["command"].partition(" ")
         rest = rest.replace(f"{ROOT.parent}/shared/", "../shared/")
