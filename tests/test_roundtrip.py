@@ -29,12 +29,16 @@ def _assert_same_georef(a: Path, b: Path) -> None:
 def _assert_same_pixels(a: Path, b: Path, dtype: str) -> None:
     with rasterio.open(a) as sa, rasterio.open(b) as sb:
         da, db = sa.read(masked=True), sb.read(masked=True)
-        ma, mb = sa.read_masks(), sb.read_masks()
-    np.testing.assert_array_equal(ma > 0, mb > 0)
+        # valid = GDAL's mask and not NaN: a NaN without a nodata tag is valid to GDAL but not data to
+        # geo2map, which writes such pixels as masked (found by hypothesis: float32, NaN holes, no tag)
+        ma = (sa.read_masks() > 0) & np.isfinite(sa.read())
+        mb = (sb.read_masks() > 0) & np.isfinite(sb.read())
+    np.testing.assert_array_equal(ma, mb)
+    va, vb = np.where(ma, da.filled(0), 0), np.where(mb, db.filled(0), 0)
     if np.dtype(dtype).kind == "f":
-        np.testing.assert_allclose(db.filled(0), da.filled(0), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(vb, va, rtol=1e-5, atol=1e-5)
     else:
-        np.testing.assert_array_equal(db.filled(0), da.filled(0))
+        np.testing.assert_array_equal(vb, va)
 
 
 def _random_raster(
