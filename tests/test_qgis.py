@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import RGB, geo2map_exe, save_tiny_model, smooth_field, write_raster
+from conftest import DATA, RGB, geo2map_exe, save_tiny_model, smooth_field, write_raster
 
 QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -102,6 +102,26 @@ def test_qgis_process_runs_the_script_like_the_cli(tmp_path: Path, qgis_home: Pa
         assert q.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
         np.testing.assert_array_equal(q.read(), c_.read())  # the same pixels as the CLI
         np.testing.assert_array_equal(q.read_masks(), c_.read_masks())
+
+
+def test_qgis_runs_the_builtin_sar2rgb_on_a_real_sentinel1_scene(tmp_path: Path, qgis_home: Path) -> None:
+    """The script's defaults: MODEL sar2rgb (the built-in), the model's tile size and overlap."""
+    from geo2map.models.registry import available
+
+    if "sar2rgb" not in available():
+        pytest.skip("sar2rgb is not shipped")
+    scene = DATA / "s1_vh_sen12_059.tif"
+    out, cli = tmp_path / "qgis.tif", tmp_path / "cli.tif"
+    r = _run_qgis(qgis_home, {"INPUT": str(scene), "DEVICE": "cpu", "OUTPUT": str(out)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    c = subprocess.run(
+        [geo2map_exe(), "translate", str(scene), "--model", "sar2rgb", "--device", "cpu", "-o", str(cli), "-q"],
+        capture_output=True,
+    )
+    assert c.returncode == 0, c.stderr
+    with rasterio.open(scene) as s, rasterio.open(out) as q, rasterio.open(cli) as c_:
+        assert q.crs == s.crs and q.transform == s.transform and q.count == 3
+        np.testing.assert_array_equal(q.read(), c_.read())
 
 
 def test_qgis_reports_geo2map_errors(tmp_path: Path, qgis_home: Path, small_model: Path) -> None:
