@@ -110,7 +110,8 @@ def test_qgis_runs_the_builtin_sar2rgb_on_a_real_sentinel1_scene(tmp_path: Path,
 
     if "sar2rgb" not in available():
         pytest.skip("sar2rgb is not shipped")
-    scene = DATA / "s1_vh_sen12_059.tif"
+    scene = tmp_path / "s1_vh.tif"  # a copy: QGIS writes statistics (.aux.xml) beside a float raster it opens
+    shutil.copy(DATA / "s1_vh_sen12_059.tif", scene)
     out, cli = tmp_path / "qgis.tif", tmp_path / "cli.tif"
     r = _run_qgis(qgis_home, {"INPUT": str(scene), "DEVICE": "cpu", "OUTPUT": str(out)})
     assert r.returncode == 0, r.stdout + r.stderr
