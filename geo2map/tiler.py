@@ -45,6 +45,7 @@ from geo2map.raster.write import (
     RasterWriter,
     check_output_path,
     photometric_for,
+    usual_mode,
 )
 
 Progress = Callable[[int, int], None]
@@ -382,9 +383,11 @@ def _prepare_tile_dir(out_dir: str, overwrite: bool) -> str:
     parent = os.path.dirname(os.path.abspath(out_dir))
     try:
         os.makedirs(parent, exist_ok=True)
-        return tempfile.mkdtemp(
+        work = tempfile.mkdtemp(
             prefix=f".{os.path.basename(os.path.abspath(out_dir))}.", suffix=".geo2map-tmp", dir=parent
         )
+        usual_mode(work, directory=True)  # mkdtemp makes it 0700; it becomes the user's folder
+        return work
     except OSError as exc:
         raise OutputError(f"cannot write in {parent}: {exc.strerror}") from None
 

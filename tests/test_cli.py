@@ -30,15 +30,15 @@ def _fails(runner, args, match: str, out: Path | None = None) -> None:
 
 
 def test_version_and_help_do_not_import_torch_or_rasterio() -> None:
-    code = (
-        "import sys; from click.testing import CliRunner; from geo2map.cli.main import cli;"
-        "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0;"
-        "assert 'torch' not in sys.modules and 'rasterio' not in sys.modules, sorted(sys.modules)"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-    t0 = time.perf_counter()
+    # what makes them instant is importing neither (no wall-clock limit here: it flaked on a loaded machine)
+    for args in (["--help"], ["--version"], ["translate", "--help"]):
+        code = (
+            "import sys; from click.testing import CliRunner; from geo2map.cli.main import cli;"
+            f"r = CliRunner().invoke(cli, {args!r}); assert r.exit_code == 0, r.output;"
+            "assert 'torch' not in sys.modules and 'rasterio' not in sys.modules, sorted(sys.modules)"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True)
     out = subprocess.run([geo2map_exe(), "--version"], check=True, capture_output=True, text=True)
-    assert time.perf_counter() - t0 < 2.0
     assert out.stdout.startswith("geo2map, version")
 
 
@@ -46,6 +46,9 @@ def test_tile_then_mosaic_cli(runner, tmp_path: Path) -> None:
     res = runner.invoke(cli, ["tile", str(RGB), str(tmp_path / "t"), "--size", "256", "--overlap", "64", "-q"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "t" / "tiles.gpkg").exists()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (tmp_path / "t").stat().st_mode & 0o777 == 0o777 & ~umask  # not the temporary folder's 0700
     import geopandas as gpd
 
     gdf = gpd.read_file(tmp_path / "t" / "tiles.gpkg")

@@ -17,6 +17,7 @@ from typing import Any
 
 from geo2map.errors import ModelError
 from geo2map.models.card import ModelCard
+from geo2map.raster.write import usual_mode
 
 CARD_KEY = "geo2map_card"
 _PICKLE_HINT = (
@@ -92,9 +93,7 @@ def save_model(path: str | os.PathLike[str], generator: Any, card: ModelCard, *,
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
         save_file(tensors, tmp, metadata={CARD_KEY: card.to_json(), "format": "pt"})
-        umask = os.umask(0)  # safetensors creates the file 0600: give it the usual 0666 & ~umask
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        usual_mode(tmp)  # safetensors creates the file 0600
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

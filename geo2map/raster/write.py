@@ -95,6 +95,14 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> None:
             pass
 
 
+def usual_mode(path: str, directory: bool = False) -> None:
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would (0666/0777 less the umask): temporary
+    files and folders, which become the user's outputs on rename, are created 0600/0700."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], overwrite: bool = False) -> Iterator[str]:
     """Yield a temporary path beside ``path``; rename it to ``path`` on success.
