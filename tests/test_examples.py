@@ -24,10 +24,7 @@ def _figure(stdout: str) -> Path:
 
 
 def test_translate_sar(tmp_path: Path) -> None:
-    from geo2map.models.registry import available
-
-    model = "sar2rgb" if "sar2rgb" in available() else "identity"  # the built-in once it ships
-    _figure(_run("translate_sar.py", "--model", model, "--out", str(tmp_path)))
+    _figure(_run("translate_sar.py", "--out", str(tmp_path)))  # the built-in sar2rgb, by default
     assert (tmp_path / "sar_rgb.tif").exists()
 
 
