@@ -167,7 +167,10 @@ def test_sigterm_leaves_no_output(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [geo2map_exe(), "mosaic", str(tmp_path / "tiles"), str(out), "-q"], stderr=subprocess.PIPE, text=True
     )
-    time.sleep(3.0)
+    deadline = time.time() + 60  # signal once it writes (its temporary file exists), not after a fixed sleep
+    while not [p for p in tmp_path.iterdir() if "geo2map-tmp" in p.name] and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "finished before it could be interrupted"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0

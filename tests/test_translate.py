@@ -369,7 +369,8 @@ def test_cancel_from_the_progress_callback_leaves_nothing(tmp_path: Path) -> Non
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_signal_during_a_run_leaves_nothing(tmp_path: Path, tiny_model: Path, sig: int) -> None:
     rng = np.random.default_rng(0)
-    scene = write_raster(tmp_path / "scene.tif", (smooth_field(rng, 1, 1500, 1500) * -25).astype("float32"))
+    # big enough to be mid-run when the signal comes (1500 px finished within the 0.5 s wait on CI once)
+    scene = write_raster(tmp_path / "scene.tif", (smooth_field(rng, 1, 3000, 3000) * -25).astype("float32"))
     outdir = tmp_path / "out"
     outdir.mkdir()
     out = outdir / "big.tif"
@@ -382,7 +383,8 @@ def test_signal_during_a_run_leaves_nothing(tmp_path: Path, tiny_model: Path, si
     while not list(outdir.glob(".*geo2map-tmp*")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert proc.poll() is None, "finished before it could be interrupted"
-    time.sleep(0.5)
+    time.sleep(0.2)
+    assert proc.poll() is None, "finished before it could be interrupted"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
