@@ -378,6 +378,9 @@ def test_signal_during_a_run_leaves_nothing(tmp_path: Path, tiny_model: Path, si
         [geo2map_exe(), "translate", str(scene), "--model", str(tiny_model), "-o", str(out), "-q", "--batch-size", "1"],
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a test run started in the background (bash `cmd &`, CI runners) ignores SIGINT,
+        # children inherit that, and Python then never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     while not list(outdir.glob(".*geo2map-tmp*")) and time.time() < deadline and proc.poll() is None:
@@ -387,7 +390,7 @@ def test_signal_during_a_run_leaves_nothing(tmp_path: Path, tiny_model: Path, si
     assert proc.poll() is None, "finished before it could be interrupted"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, (err, "SIGINT in the test process:", signal.getsignal(signal.SIGINT))
     assert "interrupted" in err and "Traceback" not in err
     assert os.listdir(outdir) == []
 
