@@ -21,9 +21,8 @@ from geo2map.train.config import resolve_config
 from geo2map.train.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
-TAHOE = (
-    ROOT / "tests" / "data" / "tahoe"
-)  # copies of ../shared/data/paired/dsm_cir_tahoe (licence: tests/data/README.md)
+# copies of ../shared/data/paired/dsm_cir_tahoe (licence: tests/data/README.md)
+TAHOE = ROOT / "tests" / "data" / "tahoe"
 
 
 def main(argv: list[str] | None = None) -> Path:

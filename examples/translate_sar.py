@@ -43,12 +43,11 @@ def _sar_display(path: Path, nodata: float | None) -> np.ndarray:
 
     with open_raster(str(path), nodata=nodata) as ds:  # on the grid the output has (GCP scenes warped)
         data, mask = ds.read_decimated(4_000_000)
-    v = data[0].astype(np.float64)
-    valid = mask[0] & np.isfinite(v) if mask.ndim == 3 else mask & np.isfinite(v)
-    if (v[valid] < 0).mean() > 0.01:  # the file holds dB already
-        db = np.where(valid, v, np.nan)
-    else:  # intensity or amplitude: 10 log10 (the stretch makes 10 or 20 the same picture)
-        db = np.where(valid & (v > 0), 10 * np.log10(np.where(valid & (v > 0), v, 1.0)), np.nan)
+    v, valid = data[0].astype(np.float64), mask[0]  # NaN is already invalid
+    if (v[valid] < 0).mean() <= 0.01:  # intensity or amplitude, not dB: 10 log10 (the stretch makes 10 or 20 alike)
+        valid = valid & (v > 0)
+        v = 10 * np.log10(np.where(valid, v, 1.0))
+    db = np.where(valid, v, np.nan)
     lo, hi = np.nanquantile(db, [0.02, 0.98])
     return np.nan_to_num(np.clip((db - lo) / (hi - lo), 0, 1))
 

@@ -106,10 +106,6 @@ def test_qgis_process_runs_the_script_like_the_cli(tmp_path: Path, qgis_home: Pa
 
 def test_qgis_runs_the_builtin_sar2rgb_on_a_real_sentinel1_scene(tmp_path: Path, qgis_home: Path) -> None:
     """The script's defaults: MODEL sar2rgb (the built-in), the model's tile size and overlap."""
-    from geo2map.models.registry import available
-
-    if "sar2rgb" not in available():
-        pytest.skip("sar2rgb is not shipped")
     scene = tmp_path / "s1_vh.tif"  # a copy: QGIS writes statistics (.aux.xml) beside a float raster it opens
     shutil.copy(DATA / "s1_vh_sen12_059.tif", scene)
     out, cli = tmp_path / "qgis.tif", tmp_path / "cli.tif"

@@ -35,6 +35,9 @@ SIZE_NOTE = (
     "compute budget, iterations were worth more than capacity."
 )
 
+#: What all three cards share: 8-bit output and half-tile overlap (see above)
+COMMON: dict = {"output_scaling": {"name": "optical_u8", "params": {}}, "output_dtype": "uint8", "overlap": 128}
+
 BUILTIN_CARDS: dict[str, dict] = {
     "sar2rgb": {
         "summary": "Sentinel-1 VH backscatter → Sentinel-2 true colour (pix2pix, SEN12 Volkov pairs)",
@@ -47,41 +50,34 @@ BUILTIN_CARDS: dict[str, dict] = {
             "name": "sar",
             "params": {"input": "auto", "method": "quantile", "quantile": 0.99, "linear": "amplitude"},
         },
-        "output_scaling": {"name": "optical_u8", "params": {}},
         "input_bands": [{"name": "VH", "description": "Sentinel-1 IW VH backscatter (GRD DN, sigma0 linear or dB)"}],
         "output_bands": [
             {"name": "B04", "description": "red (Sentinel-2 L1C, 99% quantile stretch)"},
             {"name": "B03", "description": "green"},
             {"name": "B02", "description": "blue"},
         ],
-        "output_dtype": "uint8",
         "output_colorinterp": ["red", "green", "blue"],
-        "overlap": 128,  # half a tile (see above)
         "pixel_size_m": 10.0,
         "licence": "MIT (weights); trained on modified Copernicus Sentinel data 2020",
         "data_licence": "Copernicus Sentinel data terms (free, attribution: 'Contains modified Copernicus "
         "Sentinel data 2020'); dataset github.com/VolkovVl/Optical-SAR-dataset",
-        "architecture_note": "SIZE_NOTE SAR-to-optical needs context (a field, a town, the sea) more than "
+        "architecture_note": "SAR-to-optical needs context (a field, a town, the sea) more than "
         "pixel detail, which the U-Net-256's 256-px receptive field gives.",
     },
     "sat2map": {
         "summary": "Satellite / aerial RGB photo → map rendering (pix2pix, the pix2pix 'maps' pairs)",
         "input_scaling": {"name": "optical_u8", "params": {}},
-        "output_scaling": {"name": "optical_u8", "params": {}},
         "input_bands": [
             {"name": "red", "description": "8-bit true-colour photo (about 2 m pixels, like the training images)"},
             {"name": "green", "description": ""},
             {"name": "blue", "description": ""},
         ],
         "output_bands": [{"name": "red"}, {"name": "green"}, {"name": "blue"}],
-        "output_dtype": "uint8",
         "output_colorinterp": ["red", "green", "blue"],
-        "overlap": 128,  # half a tile (see above)
         "licence": "MIT (weights); trained on the pix2pix maps pairs (imagery scraped from Google Maps by the "
         "pix2pix authors: research use)",
         "data_licence": "no explicit data licence; research use; the images are not redistributed",
-        "architecture_note": "SIZE_NOTE Map rendering is local and edge-driven, where the U-Net's skip "
-        "connections pay off.",
+        "architecture_note": "Map rendering is local and edge-driven, where the U-Net's skip connections pay off.",
     },
     "dsm2rgb": {
         "summary": "Normalised DSM (height above ground) → IR-R-G aerial image (pix2pix, ISPRS Potsdam)",
@@ -91,22 +87,19 @@ BUILTIN_CARDS: dict[str, dict] = {
         # heights are taken above a local minimum 64 px (≈ 40 m) around each pixel, wide enough for the
         # footprint of most buildings (README: use a DTM-normalised input where you have one)
         "input_scaling": {"name": "dsm", "params": {"method": "local_min", "radius": 64, "max_height": 30.0}},
-        "output_scaling": {"name": "optical_u8", "params": {}},
         "input_bands": [{"name": "DSM", "description": "surface heights in metres (lidar or photogrammetric DSM)"}],
         "output_bands": [
             {"name": "NIR", "description": "near infrared (IR-R-G false colour, vegetation red)"},
             {"name": "R", "description": "red"},
             {"name": "G", "description": "green"},
         ],
-        "output_dtype": "uint8",
         "output_colorinterp": [],
-        "overlap": 128,  # half a tile (see above)
         # not stated by the dataset either: streets, cars and houses in the 256-px tiles say about 0.5-0.7 m
         "pixel_size_m": 0.6,
         "licence": "CC BY-NC-SA 4.0 (weights trained on CC BY-NC-SA data: non-commercial, share alike)",
         "data_licence": "CC BY-NC-SA 4.0 (github.com/mhaut/UIMG2DSM); underlying ISPRS Potsdam data: ISPRS terms, "
         "research use",
-        "architecture_note": "SIZE_NOTE Roofs and trees must land exactly on their footprints, which the "
+        "architecture_note": "Roofs and trees must land exactly on their footprints, which the "
         "U-Net's skip connections preserve.",
     },
 }
@@ -126,8 +119,8 @@ def main() -> None:
     from geo2map.models.package import load_model, save_model
 
     m = load_model(os.path.join(args.run, "model.safetensors"))
-    spec = dict(BUILTIN_CARDS[args.name])
-    note = spec.pop("architecture_note").replace("SIZE_NOTE", SIZE_NOTE)
+    spec = {**COMMON, **BUILTIN_CARDS[args.name]}
+    note = f"{SIZE_NOTE} {spec.pop('architecture_note')}"
     pixel = spec.pop("pixel_size_m", None)
     data_licence = spec.pop("data_licence")
     training = {**m.card.training, "data_licence": data_licence, "architecture_choice": note}

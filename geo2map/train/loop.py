@@ -346,6 +346,7 @@ class Trainer:
         self.cfg = cfg
         self.out = os.fspath(out_dir)
         self.progress = progress
+        self.precision = "fp32"  # what fit() trains in, for the card
 
     def _seed(self) -> None:
         import torch
@@ -543,7 +544,7 @@ class Trainer:
             "epochs": history[-1]["epoch"],
             "time_s": round(seconds, 1),
             "hardware": hardware(device),
-            "precision": getattr(self, "precision", "fp32"),
+            "precision": self.precision,
             "seed": cfg.seed,
             "preset": cfg.preset,
             "gan_mode": cfg.gan_mode,
