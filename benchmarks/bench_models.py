@@ -7,6 +7,7 @@ present (then also ``torch.compile``). Prints a markdown table.
     python benchmarks/bench_models.py                          # everything (slow on a small CPU)
     python benchmarks/bench_models.py --generators unet_256 --batches 1 4 --ngf 64
     python benchmarks/bench_models.py --device cuda --compile
+    python benchmarks/bench_models.py --generators unet_256 --ngf 16 --batches 4 --size 256   # the built-ins' step
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ def _time(fn: Any, device: torch.device, reps: int, min_seconds: float) -> float
     return (time.perf_counter() - t0) / n
 
 
+SIZE: int | None = None  # --size: one tile size for every generator
+
+
 def size_for(arch: str) -> int:
+    if SIZE:
+        return SIZE
     return 128 if arch in ("unet_128", "resnet_6blocks") else 256
 
 
@@ -93,12 +99,17 @@ def main() -> None:
     ap.add_argument("--generators", nargs="+", default=list(GENERATORS), choices=list(GENERATORS))
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 4, 16])
     ap.add_argument("--ngf", type=int, default=64)
+    ap.add_argument(
+        "--size", type=int, default=None, help="tile size for all (default: 128 for unet_128/resnet_6, else 256)"
+    )
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (GPU)")
     ap.add_argument("--no-train", action="store_true", help="inference only")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--min-seconds", type=float, default=1.0)
     args = ap.parse_args()
+    global SIZE
+    SIZE = args.size
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
     if device.type == "cuda":

@@ -384,7 +384,7 @@ def test_ab_folders_pair_files_by_name_without_extension(tmp_path: Path) -> None
 
 
 def test_cpu_training_autocasts_to_bf16_where_amx_runs_it(tmp_path: Path) -> None:
-    """`amp: auto` on CPU: bf16 autocast on AMX CPUs (4x faster per step here), fp32 elsewhere;
+    """`amp: auto` on CPU: bf16 autocast on AMX CPUs (3.2x faster per step here), fp32 elsewhere;
     `bf16` forces it, `off` never; a bf16 step gives finite losses and moves the fp32 weights."""
     from geo2map.inference import cpu_has_amx
     from geo2map.train.loop import autocast_dtype

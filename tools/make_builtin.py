@@ -31,8 +31,8 @@ SIZE_NOTE = (
     "U-Net-256 at ngf 16: 3.4 M parameters, 6.8 MB in fp16. A U-Net's parameters sit in its innermost, "
     "widest layers, so cutting the width from the reference's 64 to 16 divides them by 16 (54.4 M, 218 MB in "
     "fp32) while the depth, the 256-px receptive field and the skip connections stay. A ResNet-6 at ngf 32 "
-    "took 2.8x as long per training step on the CPU these were trained on (ResNet-9 longer still); with that "
-    "compute budget, iterations were worth more than capacity."
+    "took 3.1x as long per training step on the CPU these were trained on (benchmarks/bench_models.py; ResNet-9 "
+    "longer still); with that compute budget, iterations were worth more than capacity."
 )
 
 #: What all three cards share: 8-bit output and half-tile overlap (see above)

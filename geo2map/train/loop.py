@@ -307,7 +307,7 @@ def autocast_dtype(amp: str, device: Any) -> Any:
     if amp == "off":
         return None
     if device.type == "cpu":
-        # CPU autocast is bf16 only; it pays where AMX runs it (4x for a U-Net-256 ngf 16
+        # CPU autocast is bf16 only; it pays where AMX runs it (3.2x for a U-Net-256 ngf 16
         # training step here, README), elsewhere it is emulated and slower
         from geo2map.inference import cpu_has_amx
 
