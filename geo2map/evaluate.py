@@ -13,7 +13,11 @@ the pixel values themselves):
 * ``ssim``: mean over pairs of torchmetrics' SSIM (Gaussian window 11, σ 1.5,
   ``data_range`` 255, all bands), computed window by window on large rasters;
 * ``acc_delta5``, ``acc_delta10``: the share of valid pixels whose largest channel
-  difference is below 5 (10) levels — the pix2pix maps criterion.
+  difference is below 5 (10) levels — the pix2pix maps criterion;
+* artefacts (:mod:`geo2map.artefacts`): ``checker`` (median over pairs of the
+  checker ratio of the output; natural images score about 1), ``crop_ring`` and
+  ``crop_inner`` (a crop translated alone against the same pixels of the whole
+  translation, mean over the first ``crop_pairs`` pairs, 8-bit levels).
 
 Pairs: A/B folders (``val``/``test`` split when present, ``--split`` to choose),
 a folder of A|B images, or a GeoTIFF pair (the target warped onto the input's grid
@@ -213,10 +217,16 @@ def evaluate(
     val_fraction: float = 0.1,
     seed: int = 0,
     samples: int = 6,
+    crop_pairs: int = 8,
     progress: Callable[[int, int | None], None] | None = None,
     **translate_options: Any,
 ) -> EvalReport:
-    """Evaluate ``model`` on ``data`` and write ``report.json``, ``samples.png`` (and ``error.tif``)."""
+    """Evaluate ``model`` on ``data`` and write ``report.json``, ``samples.png`` (and ``error.tif``).
+
+    ``crop_pairs``: how many pairs (the first) also get the crop-consistency test, which
+    translates a crop of each once more.
+    """
+    from geo2map import artefacts
     from geo2map.models.package import LoadedModel, load_model
     from geo2map.models.registry import IDENTITY, identity_card, resolve
     from geo2map.sensors import scaling_from_dict
@@ -240,6 +250,17 @@ def evaluate(
         error_map = _evaluate_rasters(
             model_arg, data, pair, out_dir, out_scaling, acc, per_pair, shown, translate_options, pair_bidx
         )
+        with tempfile.TemporaryDirectory(prefix="geo2map-eval-") as work:
+            per_pair[-1].update(
+                artefacts.raster_artefacts(
+                    data,
+                    os.path.join(out_dir, "prediction.tif"),
+                    model_arg,
+                    work,
+                    lambda x: _to_levels(out_scaling, x),
+                    **translate_options,
+                )
+            )
     else:
         if not os.path.isdir(data):
             raise InputError(f"evaluation data {data} does not exist")
@@ -255,14 +276,24 @@ def evaluate(
                 mse, s = acc.add(lo, lt, valid)
                 acc.psnr.append(psnr_levels(mse))
                 acc.ssim.append(s)
-                per_pair.append({"name": name, "rmse": float(np.sqrt(mse)), "psnr": acc.psnr[-1], "ssim": s})
+                rec = {"name": name, "rmse": float(np.sqrt(mse)), "psnr": acc.psnr[-1], "ssim": s}
+                rec["checker"] = artefacts.checker_ratio(lo)
+                if i <= crop_pairs:
+                    crop = artefacts.crop_consistency(
+                        lambda x: translate_image(x, model_arg, work, **translate_options),
+                        a,
+                        out,
+                        levels=lambda x: _to_levels(out_scaling, x),
+                    )
+                    rec["crop_ring"], rec["crop_inner"] = crop["ring"], crop["inner"]
+                per_pair.append(rec)
                 if len(shown) < samples:
                     shown.append((a, out, b))
                 if progress:
                     progress(i, max_pairs)
     if not per_pair:
         raise InputError(f"no pair found in {data}")
-    metrics = acc.metrics()
+    metrics = {**acc.metrics(), **artefacts.summarise(per_pair)}
     report_path = os.path.join(out_dir, "report.json")
     rep = {
         "model": loaded.card.name or os.path.basename(loaded.path),

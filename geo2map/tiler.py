@@ -37,6 +37,7 @@ from geo2map.mosaic.accumulator import StreamingMosaic
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.raster.gdal_lock import GDAL_LOCK
 from geo2map.raster.open import RasterSource, block_cache_env, open_raster
+from geo2map.raster.padding import CroppedSink, Pads
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import (
     BackgroundWriter,
@@ -118,6 +119,7 @@ def stream_mosaic(
     blend: str | BlendMethod = "cosine",
     per_band: bool = False,
     max_stripe_width: int = 8192,
+    margin: int = 0,
 ) -> None:
     """Blend the tiles ``tiles(columns)`` yields for each column stripe and send rows to ``sink``.
 
@@ -128,7 +130,15 @@ def stream_mosaic(
     """
     for columns in grid.column_stripes(max_stripe_width):
         mosaic = StreamingMosaic(
-            grid, spec.count, spec.dtype, sink, blend=blend, per_band=per_band, fill=spec.nodata, columns=columns
+            grid,
+            spec.count,
+            spec.dtype,
+            sink,
+            blend=blend,
+            per_band=per_band,
+            fill=spec.nodata,
+            columns=columns,
+            margin=margin,
         )
         for tile, data, valid in tiles(columns):
             mosaic.add(tile, data, valid)
@@ -258,16 +268,29 @@ def write_streamed(
     blend: str | BlendMethod,
     per_band: bool,
     max_stripe_width: int,
+    pads: Pads | None = None,
+    margin: int = 0,
 ) -> None:
     """:func:`stream_mosaic` into ``dst`` (atomically), rows compressed in a background thread,
-    GDAL's block cache sized to a stripe of ``source``."""
+    GDAL's block cache sized to a stripe of ``source``. With ``pads``, ``grid`` lies on a
+    padded canvas (:func:`~geo2map.raster.padding.padded_grid`) and only the scene is written."""
     stripe = grid.column_stripes(max_stripe_width)[0]
     with (
         block_cache_env(source, width=stripe[1] - stripe[0]),
         RasterWriter(dst, spec, overwrite) as writer,
-        BackgroundWriter(writer) as sink,
+        BackgroundWriter(writer) as background,
     ):
-        stream_mosaic(grid, spec, sink, tiles, blend=blend, per_band=per_band, max_stripe_width=max_stripe_width)
+        sink = CroppedSink(background, pads, spec.width, spec.height) if pads else background
+        stream_mosaic(
+            grid,
+            spec,
+            sink,
+            tiles,
+            blend=blend,
+            per_band=per_band,
+            max_stripe_width=max_stripe_width,
+            margin=margin,
+        )
 
 
 # ---------------------------------------------------------------------------

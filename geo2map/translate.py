@@ -35,6 +35,7 @@ from geo2map._version import __version__
 from geo2map.errors import BandSelectionError, InputError, ModelError
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.raster.open import RasterSource, open_raster
+from geo2map.raster.padding import Pads, ReflectPadded, padded_grid
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import OutputSpec, Preset, check_output_path
 from geo2map.tiler import TileStream, count_tiles, iter_tiles, output_masking, spec_for, write_streamed
@@ -170,6 +171,37 @@ def _tile_settings(card: Any, tile_size: int | None, overlap: int | None) -> tup
     return size, ov
 
 
+def scene_context(card: Any, size: int, overlap: int) -> tuple[int, int]:
+    """``(pad, margin)``: the reflection padding around the scene and the blend margin.
+
+    The scene is padded by half the overlap, so a border pixel lies as deep inside
+    a tile as an interior pixel does (identity needs no context: 0). When the
+    model is grid-independent at this overlap (a receptive field that fits, no
+    per-tile statistics), blending ignores the ``ceil(rf / 2)`` px at tile edges
+    that saw the tile's own padding; otherwise the margin is 0.
+    """
+    if card.task == "identity":
+        return 0, 0
+    from geo2map.models.networks import receptive_field
+
+    a = card.architecture
+    half_rf = -(-receptive_field(a.generator) // 2)
+    per_tile = a.norm == "instance" or (a.norm == "batch" and card.inference_mode == "train")
+    margin = half_rf if not per_tile and 2 * half_rf <= overlap else 0
+    return max(-(-overlap // 2), margin), margin
+
+
+def _fit_tile(card: Any, size: int, overlap: int, width: int, height: int) -> int:
+    """A grid-independent model runs on any multiple of its stride: no larger tile than a small scene needs."""
+    if card.task == "identity" or not card.grid_independent:
+        return size
+    from geo2map.models.networks import generator_multiple
+
+    mult = generator_multiple(card.architecture.generator)
+    need = -(-(max(width, height) + overlap) // mult) * mult
+    return max(min(size, need), -(-(overlap + 1) // mult) * mult)
+
+
 def _output_spec(
     card: Any, source: RasterSource, preset: Preset, creation_options: dict[str, str] | None, tags: dict[str, str]
 ) -> tuple[OutputSpec, bool]:
@@ -285,13 +317,28 @@ def translate_raster(
         translator = Translator(
             loaded, device=device, precision=precision, batch_size=batch_size, channels_last=channels_last, seed=seed
         )
-        grid = TileGrid(source.width, source.height, size, ov, source.transform, source.crs)
+        if tile_size is None:
+            size = _fit_tile(card, size, ov, source.width, source.height)
+        pad, margin = scene_context(card, size, ov)
+        pads: Pads | None = None
+        reader: Any = source
+        if pad:
+            grid, pads = padded_grid(source.width, source.height, size, ov, pad, source.transform, source.crs)
+            reader = ReflectPadded(source, pads)
+        else:
+            grid = TileGrid(source.width, source.height, size, ov, source.transform, source.crs)
         tags = {
             "GEO2MAP_VERSION": __version__,
             "GEO2MAP_MODEL": card.name or os.path.basename(loaded.path),
             "GEO2MAP_TASK": card.task,
             "GEO2MAP_TILES": json.dumps(
-                {"size": size, "overlap": ov, "blend": blend if isinstance(blend, str) else "custom"}
+                {
+                    "size": size,
+                    "overlap": ov,
+                    "blend": blend if isinstance(blend, str) else "custom",
+                    "border_pad": pad,
+                    "blend_margin": margin,
+                }
             ),
             "GEO2MAP_INPUT_SCALING": json.dumps(in_scaling.to_dict()),
             **(tags or {}),
@@ -313,7 +360,7 @@ def translate_raster(
             cols = grid.tiles_in_columns(*columns)
 
             def scaled() -> Any:
-                for tile, data, valid in iter_tiles(source, grid, tile_cols=cols, halo=halo, on_skip=skipped):
+                for tile, data, valid in iter_tiles(reader, grid, tile_cols=cols, halo=halo, on_skip=skipped):
                     x = in_scaling.forward(data, valid)
                     if halo:
                         inner = (slice(None), slice(halo, halo + size), slice(halo, halo + size))
@@ -327,7 +374,7 @@ def translate_raster(
                 report()
             report()
 
-        write_streamed(source, dst, spec, grid, tiles, overwrite, blend, per_band, max_stripe_width)
+        write_streamed(source, dst, spec, grid, tiles, overwrite, blend, per_band, max_stripe_width, pads, margin)
         if progress:
             progress(total, total)
         ql = None

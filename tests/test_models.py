@@ -40,7 +40,7 @@ def test_state_dict_keys_match_the_reference(case, build) -> None:
     assert _keys(build()) == REF[case]
 
 
-SIZES = {"unet_128": 128, "unet_256": 256, "resnet_6blocks": 32, "resnet_9blocks": 32}
+SIZES = {"unet_32": 32, "unet_64": 64, "unet_128": 128, "unet_256": 256, "resnet_6blocks": 32, "resnet_9blocks": 32}
 
 
 @pytest.mark.parametrize("arch", list(GENERATORS))

@@ -386,14 +386,14 @@ def test_ab_folders_pair_files_by_name_without_extension(tmp_path: Path) -> None
 def test_cpu_training_autocasts_to_bf16_where_amx_runs_it(tmp_path: Path) -> None:
     """`amp: auto` on CPU: bf16 autocast on AMX CPUs (3.2x faster per step here), fp32 elsewhere;
     `bf16` forces it, `off` never; a bf16 step gives finite losses and moves the fp32 weights."""
-    from geo2map.inference import cpu_has_amx
+    from geo2map.inference import cpu_has_fast_bf16
     from geo2map.train.loop import autocast_dtype
     from geo2map.train.models import Pix2Pix
 
     cpu = torch.device("cpu")
     assert autocast_dtype("off", cpu) is None and autocast_dtype("fp16", cpu) is None
     assert autocast_dtype("bf16", cpu) == torch.bfloat16
-    assert autocast_dtype("auto", cpu) == (torch.bfloat16 if cpu_has_amx() else None)
+    assert autocast_dtype("auto", cpu) == (torch.bfloat16 if cpu_has_fast_bf16() else None)
     cfg = _tiny(tmp_path)
     torch.manual_seed(0)
     model = Pix2Pix(cfg, 2, 3, cpu, torch.bfloat16)

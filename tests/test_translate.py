@@ -24,7 +24,7 @@ from geo2map.models.card import Architecture, Band, ModelCard
 from geo2map.models.package import LoadedModel, load_model, save_model
 from geo2map.mosaic.seams import seam_metric
 from geo2map.raster.open import open_raster
-from geo2map.raster.tiling import TileGrid
+from geo2map.raster.padding import padded_grid
 from geo2map.sensors import scaling_from_dict
 from geo2map.train.config import resolve_config
 from geo2map.train.loop import Trainer
@@ -163,7 +163,13 @@ def test_tiny_model_on_landsat_keeps_georeference_and_nodata(tmp_path: Path, tin
         assert o.descriptions == ("B04", "B03", "B02") or all(o.descriptions)
     assert data[:, valid_out].std() > 0  # a real translation, not a constant
     assert tags["GEO2MAP_MODEL"] == "tiny_s1s2"
-    assert json.loads(tags["GEO2MAP_TILES"]) == {"size": 64, "overlap": 16, "blend": "cosine"}
+    assert json.loads(tags["GEO2MAP_TILES"]) == {
+        "size": 64,
+        "overlap": 16,
+        "blend": "cosine",
+        "border_pad": 8,  # the scene is reflection-padded by half the overlap
+        "blend_margin": 0,  # instance norm: per-tile statistics, no grid independence
+    }
     assert ql.stat().st_size > 10_000
 
 
@@ -220,8 +226,10 @@ def _seams(src: Path, dst: Path, model, size: int, overlap: int, **options) -> d
     for blend in ("cosine", "none"):
         translate_raster(src, dst, model, blend=blend, overlap=overlap, overwrite=True, **options)
         with rasterio.open(dst) as o:
+            pad = json.loads(o.tags()["GEO2MAP_TILES"])["border_pad"]  # tiles lie on a reflection-padded canvas
+            grid, pads = padded_grid(o.width, o.height, size, overlap, pad, o.transform, o.crs)
             metric[blend] = seam_metric(
-                o.read().astype(float), TileGrid(o.width, o.height, size, overlap), o.dataset_mask() > 0
+                o.read().astype(float), grid, o.dataset_mask() > 0, origin=(pads.top, pads.left)
             )
     return metric
 

@@ -30,6 +30,13 @@ from geo2map.cli.options import bidx_opt, nodata_opt, progress_bar
 @click.option("--seed", type=int, default=0, show_default=True, help="Hold-out seed (as in training).")
 @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB", show_default=True)
 @click.option("--max-pairs", type=click.IntRange(min=1), default=None, help="Evaluate at most this many pairs.")
+@click.option(
+    "--crop-pairs",
+    type=click.IntRange(min=0),
+    default=8,
+    show_default=True,
+    help="Pairs (the first) that also get the crop-consistency test (a crop translated alone).",
+)
 @click.option("-o", "--out-dir", required=True, type=click.Path(file_okay=False), help="Report folder.")
 @bidx_opt
 @nodata_opt
@@ -44,6 +51,7 @@ def evaluate(
     split: str,
     direction: str,
     max_pairs: int | None,
+    crop_pairs: int,
     val_fraction: float,
     seed: int,
     out_dir: str,
@@ -73,6 +81,7 @@ def evaluate(
             direction=direction,
             split=split,
             max_pairs=max_pairs,
+            crop_pairs=crop_pairs,
             val_fraction=val_fraction,
             seed=seed,
             progress=progress,

@@ -43,7 +43,19 @@ def info(model: str, as_json: bool) -> None:
     a = card.architecture
     click.echo(f"{card.name}: {card.summary}")
     click.echo(f"  task            {card.task}, inference in {card.inference_mode} mode")
-    click.echo(f"  architecture    {a.generator}, ngf {a.ngf}, norm {a.norm}, dropout {a.dropout}")
+    click.echo(
+        f"  architecture    {a.generator}, ngf {a.ngf}, norm {a.norm}, dropout {a.dropout}, "
+        f"upsample {a.upsample}, padding {a.padding}"
+    )
+    if card.task != "identity":
+        rf = card.receptive_field or 0
+        if card.grid_independent:
+            sees = f"fits the {card.overlap} px overlap: a tiled translation equals a whole-scene one"
+        elif rf >= card.tile_size:
+            sees = f"wider than the {card.tile_size} px tile: what a tile holds tints all its pixels"
+        else:
+            sees = "per-tile normalisation statistics or too little overlap: tiles differ"
+        click.echo(f"  receptive field {rf} px ({sees})")
     click.echo(f"  input bands     {', '.join(b.name for b in card.input_bands) or a.in_bands}")
     click.echo(f"  input scaling   {card.input_scaling['name']} {json.dumps(card.input_scaling.get('params', {}))}")
     click.echo(f"  output bands    {', '.join(b.name for b in card.output_bands) or a.out_bands} ({card.output_dtype})")

@@ -42,15 +42,21 @@ def _parse_sets(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="YAML options.")
 @click.option(
     "--preset",
-    type=click.Choice(["paper", "stable"]),
+    type=click.Choice(["paper", "stable", "hd"]),
     default=None,
-    help="paper: the reference recipe; stable: TTUR, label smoothing, instance noise, cosine LR.",
+    help="paper: the reference recipe; stable: TTUR, label smoothing, instance noise, cosine LR; "
+    "hd: stable + multi-scale discriminator and feature matching (pix2pixHD).",
 )
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option(
-    "--generator", type=click.Choice(["unet_128", "unet_256", "resnet_6blocks", "resnet_9blocks"]), default=None
+    "--generator",
+    type=click.Choice(["unet_32", "unet_64", "unet_128", "unet_256", "resnet_6blocks", "resnet_9blocks"]),
+    default=None,
+    help="unet_32/unet_64: bounded receptive field (tiled = whole-scene translation).",
 )
+@click.option("--upsample", type=click.Choice(["deconv", "resize"]), default=None, help="Decoder up-sampling.")
+@click.option("--padding", type=click.Choice(["zeros", "reflect"]), default=None, help="Convolution padding.")
 @click.option("--ngf", type=click.IntRange(min=1), default=None)
 @click.option("--gan-mode", type=click.Choice(["vanilla", "lsgan", "hinge"]), default=None)
 @click.option("--crop-size", type=click.IntRange(min=8), default=None, help="Training tile size.")
@@ -76,6 +82,8 @@ def train(
     epochs: int | None,
     batch_size: int | None,
     generator: str | None,
+    upsample: str | None,
+    padding: str | None,
     ngf: int | None,
     gan_mode: str | None,
     crop_size: int | None,
@@ -97,6 +105,8 @@ def train(
         "epochs": epochs,
         "batch_size": batch_size,
         "generator": generator,
+        "upsample": upsample,
+        "padding": padding,
         "ngf": ngf,
         "gan_mode": gan_mode,
         "crop_size": crop_size,

@@ -33,6 +33,8 @@ class Architecture:
     ngf: int = 64
     norm: Literal["batch", "instance", "none"] = "batch"
     dropout: bool = False
+    upsample: Literal["deconv", "resize"] = "deconv"
+    padding: Literal["zeros", "reflect"] = "zeros"
 
 
 @dataclass
@@ -102,6 +104,8 @@ class ModelCard:
                 raise ModelError(f"unknown generator {a.generator!r} in model card")
             if a.norm not in NORMS:
                 raise ModelError(f"unknown norm {a.norm!r} in model card")
+            if a.upsample not in ("deconv", "resize") or a.padding not in ("zeros", "reflect"):
+                raise ModelError(f"model card upsample {a.upsample!r} / padding {a.padding!r} is not known")
             mult = GENERATORS[a.generator].multiple
             if self.tile_size % mult:
                 raise ModelError(f"tile_size {self.tile_size} is not a multiple of {mult} for {a.generator}")
@@ -130,6 +134,29 @@ class ModelCard:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"malformed model card: {exc}") from None
+
+    @property
+    def receptive_field(self) -> int | None:
+        """Input pixels (width) one output pixel depends on; None for identity."""
+        if self.task == "identity":
+            return 0
+        from geo2map.models.networks import receptive_field
+
+        return receptive_field(self.architecture.generator)
+
+    @property
+    def grid_independent(self) -> bool:
+        """True when a pixel's value cannot depend on where the tile grid falls (beyond the
+        stride phase): the receptive field fits in the overlap and no layer normalises with
+        per-tile statistics (instance norm, or batch norm in ``train`` inference mode)."""
+        if self.task == "identity":
+            return True
+        from geo2map.models.networks import context_overlap
+
+        a = self.architecture
+        per_tile = a.norm == "instance" or (self.inference_mode == "train" and a.norm == "batch")
+        ov = context_overlap(a.generator, self.tile_size)
+        return not per_tile and ov is not None and self.overlap >= ov
 
     def one_line(self) -> str:
         a = self.architecture

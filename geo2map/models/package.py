@@ -121,6 +121,8 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> LoadedModel
         norm=a.norm,  # type: ignore[arg-type]
         dropout=a.dropout,
         init=None,
+        upsample=a.upsample,
+        padding=a.padding,
     )
     try:
         state = load_file(path, device="cpu")

@@ -46,6 +46,8 @@ class StreamingMosaic:
             by default, 0 for integers).
         columns: The output columns ``(c0, c1)`` this mosaic builds (a stripe from
             :meth:`TileGrid.column_stripes`); tiles are clipped to them.
+        margin: Tile-edge pixels that hardly count (see
+            :func:`~geo2map.mosaic.blend.blend_weights`).
     """
 
     def __init__(
@@ -59,13 +61,14 @@ class StreamingMosaic:
         per_band: bool = False,
         fill: float | None = None,
         columns: tuple[int, int] | None = None,
+        margin: int = 0,
     ) -> None:
         self.grid = grid
         self.count = count
         self.dtype = np.dtype(dtype)
         self.sink = sink
         self.winner = is_winner_takes_all(blend)
-        self.weights = blend_weights(blend, grid.size, grid.size, grid.overlap)
+        self.weights = blend_weights(blend, grid.size, grid.size, grid.overlap, margin)
         if fill is None:
             fill = np.nan if self.dtype.kind == "f" else 0
         self.fill = fill

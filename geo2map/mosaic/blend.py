@@ -77,20 +77,37 @@ def get_blend(method: str | BlendMethod) -> BlendMethod:
         ) from None
 
 
+#: Weight of a pixel in a tile's margin (see :func:`blend_weights`), relative to the window's.
+MARGIN_WEIGHT = 1e-6
+
+
 @lru_cache(maxsize=32)
-def _cached(method: BlendMethod, height: int, width: int, overlap: int) -> np.ndarray:
-    w = np.ascontiguousarray(method(height, width, overlap), dtype=np.float32)
-    if w.shape != (height, width):
-        raise ValueError(f"blend method returned shape {w.shape}, expected {(height, width)}")
-    if not np.all(np.isfinite(w)) or np.any(w <= 0):
+def _cached(method: BlendMethod, height: int, width: int, overlap: int, margin: int) -> np.ndarray:
+    h, w_, ov = height - 2 * margin, width - 2 * margin, overlap - 2 * margin
+    if margin < 0 or h < 1 or w_ < 1 or ov < 0:
+        raise ValueError(f"blend margin {margin} does not fit a {height}x{width} tile with overlap {overlap}")
+    inner = np.ascontiguousarray(method(h, w_, ov), dtype=np.float32)
+    if inner.shape != (h, w_):
+        raise ValueError(f"blend method returned shape {inner.shape}, expected {(h, w_)}")
+    if not np.all(np.isfinite(inner)) or np.any(inner <= 0):
         raise ValueError("blend weights must be finite and > 0")
+    w = np.full((height, width), MARGIN_WEIGHT * float(inner.min()), dtype=np.float32)
+    w[margin : margin + h, margin : margin + w_] = inner
     w.setflags(write=False)
     return w
 
 
-def blend_weights(method: str | BlendMethod, height: int, width: int, overlap: int) -> np.ndarray:
-    """The (cached, read-only) weight window of ``method`` for one tile shape."""
-    return _cached(get_blend(method), height, width, overlap)
+def blend_weights(method: str | BlendMethod, height: int, width: int, overlap: int, margin: int = 0) -> np.ndarray:
+    """The (cached, read-only) weight window of ``method`` for one tile shape.
+
+    ``margin`` pixels along each edge get a negligible weight (``MARGIN_WEIGHT``
+    times the window's smallest) and the method's window, for ``overlap - 2 *
+    margin``, fills the rest. With ``margin`` = half a generator's receptive field,
+    no pixel that saw the tile's edge counts where another tile saw its whole
+    context: tiled output equals whole-scene output. A pixel that only margins
+    cover keeps their value.
+    """
+    return _cached(get_blend(method), height, width, overlap, margin)
 
 
 def is_winner_takes_all(method: str | BlendMethod) -> bool:

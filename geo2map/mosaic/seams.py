@@ -26,13 +26,17 @@ def border_positions(offsets: list[int], size: int, length: int) -> list[int]:
     return [p for p in out if 0 < p < length]
 
 
-def seam_metric(image: np.ndarray, grid: TileGrid, valid: np.ndarray | None = None) -> float:
+def seam_metric(
+    image: np.ndarray, grid: TileGrid, valid: np.ndarray | None = None, origin: tuple[int, int] = (0, 0)
+) -> float:
     """Mean |gradient| across tile borders divided by the mean |gradient| elsewhere.
 
     Args:
         image: ``(bands, height, width)`` or ``(height, width)`` array on ``grid``.
         grid: The tile grid the image was mosaicked from.
         valid: Optional ``(height, width)`` bool mask.
+        origin: ``(row, col)`` of the image's first pixel in the grid: the pads of a
+            reflection-padded canvas (:func:`geo2map.raster.padding.padded_grid`).
     """
     img = np.asarray(image, dtype=np.float64)
     if img.ndim == 2:
@@ -47,9 +51,11 @@ def seam_metric(image: np.ndarray, grid: TileGrid, valid: np.ndarray | None = No
     sx = np.zeros_like(vx)
     sy = np.zeros_like(vy)
     for p in border_positions(grid.col_offsets, grid.size, grid.width):
-        sx[:, p - 1] = True
+        if 0 < p - origin[1] < img.shape[2]:
+            sx[:, p - origin[1] - 1] = True
     for p in border_positions(grid.row_offsets, grid.size, grid.height):
-        sy[p - 1, :] = True
+        if 0 < p - origin[0] < img.shape[1]:
+            sy[p - origin[0] - 1, :] = True
     seam = np.concatenate([gx[vx & sx], gy[vy & sy]])
     rest = np.concatenate([gx[vx & ~sx], gy[vy & ~sy]])
     if seam.size == 0 or rest.size == 0:

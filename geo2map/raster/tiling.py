@@ -81,6 +81,9 @@ class TileGrid:
         overlap: Pixels shared by neighbouring tiles (``0 <= overlap < size``).
         transform: The raster's affine transform (tiles get their own from it).
         crs: The raster's CRS, carried along for footprints.
+        stripe_origin: Column where the first column-stripe border after 0 is
+            counted from (a padded canvas's scene origin, so stripe borders fall on
+            the output's block borders).
     """
 
     width: int
@@ -89,6 +92,7 @@ class TileGrid:
     overlap: int = 64
     transform: Affine = field(default_factory=Affine.identity)
     crs: CRS | None = None
+    stripe_origin: int = 0
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.height < 1:
@@ -148,7 +152,8 @@ class TileGrid:
             return [(0, self.width)]
         n = math.ceil(self.width / max_width)
         step = math.ceil(self.width / n / align) * align
-        edges = list(range(0, self.width, step)) + [self.width]
+        first = self.stripe_origin + step if 0 < self.stripe_origin < step else step
+        edges = [0, *range(first, self.width, step), self.width]
         return list(zip(edges[:-1], edges[1:], strict=True))
 
     def tiles_in_columns(self, c0: int, c1: int) -> list[int]:

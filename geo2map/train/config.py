@@ -64,12 +64,16 @@ class TrainConfig:
     n_layers_d: int = 3
     init: str = "normal"
     init_gain: float = 0.02
+    upsample: Literal["deconv", "resize"] = "deconv"
+    padding: Literal["zeros", "reflect"] = "zeros"
+    num_d: int = 1  # multi-scale discriminator: 1-3 scales
     inference_mode: Literal["eval", "train"] = "eval"
     # losses
     gan_mode: Literal["vanilla", "lsgan", "hinge"] = "vanilla"
     lambda_l1: float = 100.0
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5
+    lambda_fm: float = 0.0  # discriminator feature matching
     pool_size: int = 50
     label_smoothing: float = 0.0  # real label = 1 - label_smoothing (D only)
     instance_noise: float = 0.0  # σ of Gaussian noise on D inputs, decays linearly to 0
@@ -111,6 +115,14 @@ class TrainConfig:
             raise InputError("epochs and batch_size must be >= 1")
         if not 0 <= self.val_fraction < 1:
             raise InputError("val_fraction must be in [0, 1)")
+        if self.upsample not in ("deconv", "resize"):
+            raise InputError("upsample must be deconv or resize")
+        if self.padding not in ("zeros", "reflect"):
+            raise InputError("padding must be zeros or reflect")
+        if self.num_d not in (1, 2, 3):
+            raise InputError("num_d must be 1, 2 or 3")
+        if self.lambda_fm < 0:
+            raise InputError("lambda_fm must be >= 0")
         if not 0 <= self.label_smoothing < 0.5:
             raise InputError("label_smoothing must be in [0, 0.5)")
         if not self.data:
@@ -163,9 +175,12 @@ _STABLE_CHANGES: dict[str, Any] = {
     "label_smoothing": 0.1,
     "instance_noise": 0.1,
 }
+#: What ``hd`` adds to ``stable``.
+_HD_CHANGES: dict[str, Any] = {"num_d": 2, "lambda_fm": 10.0}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "paper": _PAPER,
     "stable": {mode: {**values, **_STABLE_CHANGES} for mode, values in _PAPER.items()},
+    "hd": {mode: {**values, **_STABLE_CHANGES, **_HD_CHANGES} for mode, values in _PAPER.items()},
 }
 
 

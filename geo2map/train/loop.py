@@ -307,11 +307,11 @@ def autocast_dtype(amp: str, device: Any) -> Any:
     if amp == "off":
         return None
     if device.type == "cpu":
-        # CPU autocast is bf16 only; it pays where AMX runs it (3.2x for a U-Net-256 ngf 16
-        # training step here, README), elsewhere it is emulated and slower
-        from geo2map.inference import cpu_has_amx
+        # CPU autocast is bf16 only; it pays where AMX or AVX512-BF16 runs it (3.2x for a U-Net-256
+        # ngf 16 training step with AMX, 2.0x with AVX512-BF16, README), elsewhere it is emulated
+        from geo2map.inference import cpu_has_fast_bf16
 
-        return torch.bfloat16 if amp == "bf16" or (amp == "auto" and cpu_has_amx()) else None
+        return torch.bfloat16 if amp == "bf16" or (amp == "auto" and cpu_has_fast_bf16()) else None
     if device.type != "cuda":
         return None
     if amp in ("auto", "bf16"):
@@ -562,21 +562,31 @@ class Trainer:
                 name=name,
                 task=cfg.mode,
                 summary=cfg.summary or f"{cfg.mode} model trained on {os.path.basename(cfg.data.rstrip('/'))}",
-                architecture=Architecture(cfg.generator, len(gen_in), len(gen_out), cfg.ngf, cfg.norm, cfg.dropout),
+                architecture=Architecture(
+                    cfg.generator,
+                    len(gen_in),
+                    len(gen_out),
+                    cfg.ngf,
+                    cfg.norm,
+                    cfg.dropout,
+                    cfg.upsample,  # type: ignore[arg-type]
+                    cfg.padding,  # type: ignore[arg-type]
+                ),
                 input_bands=[Band(b) for b in gen_in],
                 output_bands=[Band(b) for b in gen_out],
                 input_scaling=sin.to_dict(),
                 output_scaling=sout.to_dict(),
                 output_dtype=dtype,
                 output_colorinterp=ci,
-                tile_size=cfg.crop_size,
-                overlap=cfg.overlap if cfg.overlap is not None else cfg.crop_size // 4,
+                tile_size=tile,
+                overlap=overlap,
                 inference_mode=cfg.inference_mode,
                 training=training,
                 metrics=metrics,
                 licence=cfg.licence,
             )
 
+        tile, overlap = inference_tiling(cfg)
         name = cfg.name or os.path.basename(self.out.rstrip("/"))
         save_model(
             os.path.join(self.out, "model.safetensors"),
@@ -591,6 +601,26 @@ class Trainer:
                 card(name + "_BtoA", tr.bands_b, tr.bands_a, tr.scaling_b, tr.scaling_a, "uint8", []),
                 half=cfg.half_weights,
             )
+
+
+def inference_tiling(cfg: TrainConfig) -> tuple[int, int]:
+    """The card's tile size and overlap for a model trained with ``cfg``.
+
+    A generator whose receptive field fits in a tile (``unet_32``, ``unet_64``) and
+    whose normalisation has no per-tile statistics runs on tiles of 4x the overlap its
+    receptive field needs (:func:`~geo2map.models.networks.context_overlap`), so a
+    tiled translation equals a whole-scene one and fewer pixels are computed twice.
+    Otherwise: the training crop, a quarter of it as overlap. ``cfg.overlap`` wins.
+    """
+    from geo2map.models.networks import context_overlap, generator_multiple
+
+    per_tile_stats = cfg.norm == "instance" or (cfg.norm == "batch" and cfg.inference_mode == "train")
+    ov = None if per_tile_stats else context_overlap(cfg.generator, 4 * cfg.crop_size)
+    if ov is None:
+        return cfg.crop_size, cfg.overlap if cfg.overlap is not None else cfg.crop_size // 4
+    mult = generator_multiple(cfg.generator)
+    tile = max(cfg.crop_size, -(-4 * ov // mult) * mult)
+    return tile, cfg.overlap if cfg.overlap is not None else ov
 
 
 def _collate(samples: list[dict[str, Any]]) -> dict[str, Any]:

@@ -82,3 +82,32 @@ def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
     for net in nets:
         for p in net.parameters():
             p.requires_grad_(flag)
+
+
+def multiscale_gan(
+    gan: GANLoss, scales: list[list[torch.Tensor]], target_is_real: bool, for_discriminator: bool = True
+) -> torch.Tensor:
+    """The GAN loss on each scale's logits (the last feature), averaged over scales."""
+    losses = [gan(feats[-1], target_is_real, for_discriminator) for feats in scales]
+    return torch.stack(losses).mean()
+
+
+def feature_matching(
+    fake: list[list[torch.Tensor]], real: list[list[torch.Tensor]], paired: bool = True
+) -> torch.Tensor:
+    """Discriminator feature matching: mean L1 between D's activations on fake and real, over layers and scales.
+
+    ``paired`` (pix2pix; pix2pixHD's loss): sample by sample, pixel by pixel, as D
+    sees (input, fake) and (input, real) of the same pair. Unpaired (CycleGAN): fake
+    and real are different images, so the per-channel means over the batch and the
+    image are matched instead (Salimans et al. 2016). The logits are not matched.
+    Real activations are constants here (detached).
+    """
+    terms = []
+    for f_scale, r_scale in zip(fake, real, strict=True):
+        for f, r in zip(f_scale[:-1], r_scale[:-1], strict=True):
+            f, r = f.float(), r.detach().float()
+            if not paired:
+                f, r = f.mean(dim=(0, 2, 3)), r.mean(dim=(0, 2, 3))
+            terms.append(F.l1_loss(f, r))
+    return torch.stack(terms).mean()

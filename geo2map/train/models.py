@@ -17,7 +17,14 @@ from torch import nn
 
 from geo2map.models.networks import build_discriminator, build_generator
 from geo2map.train.config import TrainConfig
-from geo2map.train.losses import GANLoss, ImagePool, instance_noise, set_requires_grad
+from geo2map.train.losses import (
+    GANLoss,
+    ImagePool,
+    feature_matching,
+    instance_noise,
+    multiscale_gan,
+    set_requires_grad,
+)
 
 
 class _Base:
@@ -45,6 +52,8 @@ class _Base:
             dropout=c.dropout,  # type: ignore[arg-type]
             init=c.init,
             init_gain=c.init_gain,
+            upsample=c.upsample,  # type: ignore[arg-type]
+            padding=c.padding,  # type: ignore[arg-type]
         )  # type: ignore[arg-type]
 
     def _d(self, i: int) -> nn.Module:
@@ -57,7 +66,20 @@ class _Base:
             norm=c.norm,  # type: ignore[arg-type]
             init=c.init,
             init_gain=c.init_gain,
+            num_d=c.num_d,
         )  # type: ignore[arg-type]
+
+    def _judge(self, d: nn.Module, x: torch.Tensor, noise_sigma: float = 0.0) -> list[list[torch.Tensor]]:
+        """D's features on ``x`` (with instance noise), every scale: see ``features``."""
+        return d.features(instance_noise(x, noise_sigma))  # type: ignore[operator,no-any-return]
+
+    def _fm(self, d: nn.Module, fake: torch.Tensor, real: torch.Tensor, paired: bool) -> torch.Tensor:
+        """λ_fm x discriminator feature matching of ``fake`` against ``real`` (0 when λ_fm is 0)."""
+        if self.cfg.lambda_fm <= 0:
+            return torch.zeros((), device=self.device)
+        with torch.no_grad():
+            real_feats = self._judge(d, real)
+        return self.cfg.lambda_fm * feature_matching(self._judge(d, fake), real_feats, paired)
 
     def _finish(self) -> None:
         fmt = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
@@ -130,19 +152,24 @@ class Pix2Pix(_Base):
         set_requires_grad([D], True)
         self.opts["D"].zero_grad(set_to_none=True)
         with self.autocast():
-            pred_fake = D(instance_noise(torch.cat([real_a, fake_b.detach()], 1), noise_sigma))
-            pred_real = D(instance_noise(torch.cat([real_a, real_b], 1), noise_sigma))
-            loss_d = 0.5 * (self.gan(pred_fake, False) + self.gan(pred_real, True))
+            pred_fake = self._judge(D, torch.cat([real_a, fake_b.detach()], 1), noise_sigma)
+            pred_real = self._judge(D, torch.cat([real_a, real_b], 1), noise_sigma)
+            loss_d = 0.5 * (multiscale_gan(self.gan, pred_fake, False) + multiscale_gan(self.gan, pred_real, True))
         self._backward_step(loss_d, self.opts["D"])
         # generator
         set_requires_grad([D], False)
         self.opts["G"].zero_grad(set_to_none=True)
         with self.autocast():
-            loss_g_gan = self.gan(D(torch.cat([real_a, fake_b], 1)), True, for_discriminator=False)
+            fake_ab = torch.cat([real_a, fake_b], 1)
+            loss_g_gan = multiscale_gan(self.gan, self._judge(D, fake_ab), True, for_discriminator=False)
             loss_l1 = F.l1_loss(fake_b.float(), real_b.float())
-            loss_g = loss_g_gan + self.cfg.lambda_l1 * loss_l1
+            loss_fm = self._fm(D, fake_ab, torch.cat([real_a, real_b], 1), paired=True)
+            loss_g = loss_g_gan + self.cfg.lambda_l1 * loss_l1 + loss_fm
         self._backward_step(loss_g, self.opts["G"])
-        return {"D": float(loss_d.detach()), "G_GAN": float(loss_g_gan.detach()), "G_L1": float(loss_l1.detach())}
+        losses = {"D": float(loss_d.detach()), "G_GAN": float(loss_g_gan.detach()), "G_L1": float(loss_l1.detach())}
+        if self.cfg.lambda_fm > 0:
+            losses["G_FM"] = float(loss_fm.detach())
+        return losses
 
 
 class CycleGAN(_Base):
@@ -199,13 +226,14 @@ class CycleGAN(_Base):
                     * c.lambda_cycle
                     * c.lambda_identity
                 )
-            loss_gan = self.gan(n["D_A"](fake_b), True, for_discriminator=False) + self.gan(
-                n["D_B"](fake_a), True, for_discriminator=False
+            loss_gan = multiscale_gan(self.gan, self._judge(n["D_A"], fake_b), True, False) + multiscale_gan(
+                self.gan, self._judge(n["D_B"], fake_a), True, False
             )
             loss_cycle = (
                 F.l1_loss(rec_a.float(), real_a.float()) + F.l1_loss(rec_b.float(), real_b.float())
             ) * c.lambda_cycle
-            loss_g = loss_gan + loss_cycle + loss_idt
+            loss_fm = self._fm(n["D_A"], fake_b, real_b, paired=False) + self._fm(n["D_B"], fake_a, real_a, False)
+            loss_g = loss_gan + loss_cycle + loss_idt + loss_fm
         self._backward_step(loss_g, self.opts["G"])
         set_requires_grad([n["D_A"], n["D_B"]], True)
         self.opts["D"].zero_grad(set_to_none=True)
@@ -213,21 +241,24 @@ class CycleGAN(_Base):
             pb = self.pool_b.query(fake_b)
             pa = self.pool_a.query(fake_a)
             loss_d_a = 0.5 * (
-                self.gan(n["D_A"](instance_noise(real_b, noise_sigma)), True)
-                + self.gan(n["D_A"](instance_noise(pb.detach(), noise_sigma)), False)
+                multiscale_gan(self.gan, self._judge(n["D_A"], real_b, noise_sigma), True)
+                + multiscale_gan(self.gan, self._judge(n["D_A"], pb.detach(), noise_sigma), False)
             )
             loss_d_b = 0.5 * (
-                self.gan(n["D_B"](instance_noise(real_a, noise_sigma)), True)
-                + self.gan(n["D_B"](instance_noise(pa.detach(), noise_sigma)), False)
+                multiscale_gan(self.gan, self._judge(n["D_B"], real_a, noise_sigma), True)
+                + multiscale_gan(self.gan, self._judge(n["D_B"], pa.detach(), noise_sigma), False)
             )
         self._backward_step(loss_d_a + loss_d_b, self.opts["D"])
-        return {
+        losses = {
             "D_A": float(loss_d_a.detach()),
             "D_B": float(loss_d_b.detach()),
             "G_GAN": float(loss_gan.detach()),
             "cycle": float(loss_cycle.detach()),
             "idt": float(loss_idt.detach()),
         }
+        if c.lambda_fm > 0:
+            losses["G_FM"] = float(loss_fm.detach())
+        return losses
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

@@ -16,8 +16,35 @@ from torch import nn
 
 Norm = Literal["batch", "instance", "none"]
 Init = Literal["normal", "xavier", "kaiming", "orthogonal"]
+Upsample = Literal["deconv", "resize"]
+Padding = Literal["zeros", "reflect"]
 NORMS: tuple[str, ...] = ("batch", "instance", "none")
 INITS: tuple[str, ...] = ("normal", "xavier", "kaiming", "orthogonal")
+UPSAMPLES: tuple[str, ...] = ("deconv", "resize")
+PADDINGS: tuple[str, ...] = ("zeros", "reflect")
+
+
+class ResizeConv(nn.Module):
+    """Nearest-neighbour x2 up-sampling, then a 3x3 convolution (Odena et al. 2016, "Deconvolution
+    and Checkerboard Artifacts"): every output pixel gets the same number of kernel taps, so the
+    2/4/8-px checkerboard of a stride-2 transposed convolution cannot arise."""
+
+    def __init__(self, in_ch: int, out_ch: int, bias: bool, padding: Padding = "zeros") -> None:
+        super().__init__()
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.conv = nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=bias, padding_mode=padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.up(x))
+
+
+def up_layer(in_ch: int, out_ch: int, bias: bool, upsample: Upsample, padding: Padding) -> nn.Module:
+    """x2 up-sampling: the reference's 4x4 stride-2 transposed conv, or :class:`ResizeConv`."""
+    if upsample == "resize":
+        return ResizeConv(in_ch, out_ch, bias, padding)
+    if upsample != "deconv":
+        raise ValueError(f"unknown upsample {upsample!r}; choose one of {', '.join(UPSAMPLES)}")
+    return nn.ConvTranspose2d(in_ch, out_ch, kernel_size=4, stride=2, padding=1, bias=bias)
 
 
 def norm_layer(norm: Norm) -> Callable[[int], nn.Module]:

@@ -3,6 +3,10 @@
 Reflection-padded 7x7 stem, two stride-2 down-samplings, ``n_blocks`` residual
 blocks (6 for 128-pixel tiles, 9 for 256), two transposed-conv up-samplings, 7x7
 output and tanh. Input size must be a multiple of 4.
+
+``upsample="resize"`` replaces the transposed convs by nearest x2 + 3x3 conv;
+``padding="reflect"`` also reflection-pads the two down-sampling convs (the
+stem and the residual blocks are reflection padded in the reference already).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from geo2map.models.networks.common import Norm, conv_bias, norm_layer
+from geo2map.models.networks.common import Norm, Padding, Upsample, conv_bias, norm_layer, up_layer
 
 
 class ResnetBlock(nn.Module):
@@ -43,6 +47,8 @@ class ResnetGenerator(nn.Module):
         norm: ``batch``, ``instance`` or ``none``.
         dropout: Dropout in the residual blocks.
         n_blocks: Residual blocks (6 or 9).
+        upsample: ``deconv`` (reference) or ``resize``.
+        padding: ``zeros`` (reference) or ``reflect`` for the down-sampling convs.
     """
 
     multiple = 4
@@ -55,6 +61,8 @@ class ResnetGenerator(nn.Module):
         norm: Norm = "instance",
         dropout: bool = False,
         n_blocks: int = 9,
+        upsample: Upsample = "deconv",
+        padding: Padding = "zeros",
     ) -> None:
         super().__init__()
         bias = conv_bias(norm)
@@ -68,7 +76,7 @@ class ResnetGenerator(nn.Module):
         for i in range(2):
             mult = 2**i
             layers += [
-                nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=bias),
+                nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=bias, padding_mode=padding),
                 make_norm(ngf * mult * 2),
                 nn.ReLU(True),
             ]
@@ -76,8 +84,13 @@ class ResnetGenerator(nn.Module):
             layers.append(ResnetBlock(ngf * 4, norm, dropout, bias))
         for i in range(2):
             mult = 2 ** (2 - i)
+            up: nn.Module = (
+                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=bias)
+                if upsample == "deconv"
+                else up_layer(ngf * mult, ngf * mult // 2, bias, upsample, padding)
+            )
             layers += [
-                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
+                up,
                 make_norm(ngf * mult // 2),
                 nn.ReLU(True),
             ]
@@ -86,3 +99,13 @@ class ResnetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
+
+
+def resnet_receptive_field(n_blocks: int) -> int:
+    """Width in pixels of the input window one output pixel depends on: 7x7 stem, two 3x3
+    stride-2 convs, ``n_blocks`` x two 3x3 convs at stride 4, two up-samplings, 7x7 head."""
+    rf = 1 + 6 + 2 * 1 + 2 * 2  # stem, the two stride-2 convs (jump 1, then 2)
+    rf += n_blocks * 2 * 2 * 4  # residual blocks at jump 4
+    # up: a 3x3 stride-2 transposed conv reaches 2 input pixels, and so does nearest x2 + 3x3 conv
+    rf += 1 * 4 + 1 * 2
+    return rf + 6  # 7x7 head

@@ -1,0 +1,122 @@
+"""Scene-border context: tile a reflection-padded canvas, write only the scene.
+
+A pixel on a scene's edge sits on a tile's edge too, where the network sees its
+own zero padding instead of data, and border tiles come out lighter or darker
+than the rest (a frame around the output). Translating on a canvas padded by
+reflection puts every border pixel as deep inside a tile as an interior pixel:
+
+* :class:`ReflectPadded` reads any window of the canvas: inside the scene it is
+  the scene, outside the scene's pixels mirrored at its edge (validity too, so
+  nodata areas mirror as nodata and never turn valid);
+* :func:`padded_grid` lays the tiles on the canvas so that every tile starts at
+  the same phase of the network's stride (no tile shifted inward at the end);
+* :class:`CroppedSink` passes on only the rows and columns of the scene,
+  shifted back to the scene's own pixel grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rasterio.transform import Affine
+from rasterio.windows import Window
+
+from geo2map.raster.tiling import TileGrid
+
+
+def reflect_index(idx: np.ndarray, n: int) -> np.ndarray:
+    """Indexes into ``[0, n)`` by reflection about the edge pixels (numpy's ``reflect``), any distance out."""
+    if n == 1:
+        return np.zeros_like(idx)
+    period = 2 * n - 2
+    m = np.mod(idx, period)
+    return np.where(m < n, m, period - m)
+
+
+@dataclass(frozen=True)
+class Pads:
+    """Canvas pixels added on each side of the scene."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+
+def _far_pad(length: int, near: int, size: int, stride: int) -> int:
+    """Pad after the scene so the canvas is exactly covered by tiles ``stride`` apart (or one tile)."""
+    canvas = length + 2 * near
+    if canvas <= size:
+        return size - length - near
+    extra = (-(canvas - size)) % stride
+    return near + extra
+
+
+def padded_grid(
+    width: int, height: int, size: int, overlap: int, pad: int, transform: Affine, crs: Any
+) -> tuple[TileGrid, Pads]:
+    """A grid over the scene padded by ``pad`` px (more after the scene, to fit whole strides)."""
+    stride = size - overlap
+    pads = Pads(pad, pad, _far_pad(width, pad, size, stride), _far_pad(height, pad, size, stride))
+    canvas_transform = transform * Affine.translation(-pad, -pad)
+    grid = TileGrid(
+        width + pads.left + pads.right,
+        height + pads.top + pads.bottom,
+        size,
+        overlap,
+        canvas_transform,
+        crs,
+        stripe_origin=pads.left,
+    )
+    return grid, pads
+
+
+class ReflectPadded:
+    """A :class:`~geo2map.raster.open.RasterSource` seen through a reflection-padded canvas.
+
+    Only :meth:`read` is offered, with canvas pixel windows; windows may reach
+    past the canvas too (they keep reflecting).
+    """
+
+    def __init__(self, source: Any, pads: Pads) -> None:
+        self.source = source
+        self.pads = pads
+        self.width = source.width + pads.left + pads.right
+        self.height = source.height + pads.top + pads.bottom
+
+    def read(self, window: Window) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(data, valid)`` of a canvas window, as :meth:`RasterSource.read` gives them."""
+        src = self.source
+        r0, c0 = int(window.row_off) - self.pads.top, int(window.col_off) - self.pads.left
+        h, w = int(window.height), int(window.width)
+        if r0 >= 0 and c0 >= 0 and r0 + h <= src.height and c0 + w <= src.width:
+            return src.read(Window(c0, r0, w, h))  # type: ignore[no-any-return]
+        rows = reflect_index(np.arange(r0, r0 + h), src.height)
+        cols = reflect_index(np.arange(c0, c0 + w), src.width)
+        y0, x0 = int(rows.min()), int(cols.min())
+        box = Window(x0, y0, int(cols.max()) - x0 + 1, int(rows.max()) - y0 + 1)
+        data, valid = src.read(box)
+        take = np.ix_(np.arange(data.shape[0]), rows - y0, cols - x0)
+        return data[take], (None if valid is None else valid[take])
+
+
+class CroppedSink:
+    """A row sink that forwards only the scene's part of canvas rows, in scene coordinates."""
+
+    def __init__(self, sink: Any, pads: Pads, width: int, height: int) -> None:
+        self.sink = sink
+        self.pads = pads
+        self.width = width
+        self.height = height
+
+    def __call__(self, row_off: int, col_off: int, data: np.ndarray, valid: np.ndarray) -> None:
+        p = self.pads
+        y0, y1 = max(row_off, p.top), min(row_off + data.shape[1], p.top + self.height)
+        x0, x1 = max(col_off, p.left), min(col_off + data.shape[2], p.left + self.width)
+        if y1 <= y0 or x1 <= x0:
+            return
+        rows = slice(y0 - row_off, y1 - row_off)
+        cols = slice(x0 - col_off, x1 - col_off)
+        self.sink(y0 - p.top, x0 - p.left, data[:, rows, cols], valid[:, rows, cols])
