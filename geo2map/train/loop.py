@@ -606,7 +606,8 @@ class Trainer:
 def inference_tiling(cfg: TrainConfig) -> tuple[int, int]:
     """The card's tile size and overlap for a model trained with ``cfg``.
 
-    A generator whose receptive field fits in a tile (``unet_32``, ``unet_64``) and
+    A generator whose receptive field fits in the training crop (``unet_32`` on 256-px
+    crops) and
     whose normalisation has no per-tile statistics runs on tiles of 4x the overlap its
     receptive field needs (:func:`~geo2map.models.networks.context_overlap`), so a
     tiled translation equals a whole-scene one and fewer pixels are computed twice.
@@ -615,7 +616,8 @@ def inference_tiling(cfg: TrainConfig) -> tuple[int, int]:
     from geo2map.models.networks import context_overlap, generator_multiple
 
     per_tile_stats = cfg.norm == "instance" or (cfg.norm == "batch" and cfg.inference_mode == "train")
-    ov = None if per_tile_stats else context_overlap(cfg.generator, 4 * cfg.crop_size)
+    # the receptive field must fit the training crop: interior pixels learnt with real context
+    ov = None if per_tile_stats else context_overlap(cfg.generator, 2 * cfg.crop_size)
     if ov is None:
         return cfg.crop_size, cfg.overlap if cfg.overlap is not None else cfg.crop_size // 4
     mult = generator_multiple(cfg.generator)
