@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from typing import Any
 
 from geo2map.errors import Geo2MapError, InputError, OutputError
@@ -234,11 +235,13 @@ def _worker_model(model: str, device: str) -> Any:
         key = (model, device)
         if key not in _CACHE:
             from geo2map.inference import prepare_generator, resolve_device
+            from geo2map.models.onnx_model import OnnxGenerator, is_onnx
             from geo2map.models.package import load_model
             from geo2map.models.registry import resolve
 
-            loaded = load_model(resolve(model), device=str(resolve_device(device)))
-            if loaded.generator is not None:
+            path = resolve(model)
+            loaded = load_model(path, device=device if is_onnx(path) else str(resolve_device(device)))
+            if loaded.generator is not None and not isinstance(loaded.generator, OnnxGenerator):
                 prepare_generator(loaded.generator, loaded.card.inference_mode)
             _CACHE[key] = loaded
             _LOADS["n"] += 1
@@ -273,7 +276,7 @@ def translate_scene(
     t0 = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        if torch_threads:
+        if torch_threads and find_spec("torch") is not None:
             import torch
 
             if torch.get_num_threads() != torch_threads:
@@ -461,9 +464,9 @@ def run_batch(
         progress(finished, total)
     device = options.get("device", "auto")
     if not scheduler:  # a local cluster: a device this machine lacks fails once, here, not once per scene
-        from geo2map.inference import resolve_device
+        from geo2map.inference import check_device
 
-        resolve_device(device)
+        check_device(model, device)
     gpu = _wants_gpu(device)
     if todo:
         client, cluster, torch_threads = _client(scheduler, workers, threads, gpu and not scheduler)

@@ -21,6 +21,7 @@ It owns everything about running the generator well:
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections import deque
@@ -55,6 +56,19 @@ def resolve_device(device: str = "auto") -> Any:
     elif dev.type not in ("cpu", "mps"):
         raise InputError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
     return dev
+
+
+def check_device(model: Any, device: str) -> None:
+    """Fail early, with one line, when ``device`` cannot run ``model`` (a name or path) here."""
+    from geo2map.models.onnx_model import is_onnx, onnx_providers
+    from geo2map.models.registry import IDENTITY, resolve
+
+    if os.fspath(model) == IDENTITY and not os.path.exists(IDENTITY):
+        return
+    if is_onnx(resolve(model)):
+        onnx_providers(device)
+    else:
+        resolve_device(device)
 
 
 def resolve_precision(precision: str, device: Any) -> str:
@@ -221,9 +235,24 @@ class Translator:
         channels_last: bool | None = None,
         seed: int = 0,
     ) -> None:
-        import torch
+        from geo2map.models.onnx_model import OnnxGenerator
 
         self.card = model.card
+        self.net = model.generator
+        self.seed = seed
+        self.onnx = isinstance(self.net, OnnxGenerator)
+        if self.onnx:  # onnxruntime: no torch at all; the session already chose its device
+            self.device: Any = self.net.device
+            if precision not in ("auto", "fp32"):
+                raise InputError(f"an ONNX model runs in float32 (got --precision {precision}); use fp32 or auto")
+            self.precision = "fp32"
+            self.batch_size = int(batch_size or (32 if self.device == "cuda" else 4))
+            if self.batch_size < 1:
+                raise InputError("batch size must be >= 1")
+            self.channels_last = False
+            return
+        import torch
+
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device) if model.generator is not None else "no network"
         cuda = self.device.type == "cuda"
@@ -231,8 +260,6 @@ class Translator:
         if self.batch_size < 1:
             raise InputError("batch size must be >= 1")
         self.channels_last = True if channels_last is None else channels_last
-        self.seed = seed
-        self.net = model.generator
         if self.net is not None:
             self.net = prepare_generator(self.net.to(self.device), self.card.inference_mode)
             if self.channels_last:
@@ -284,6 +311,10 @@ class Translator:
         batches: Iterable[tuple[list[K], np.ndarray]] = _batches(items, self.batch_size)
         if prefetch:
             batches = background(batches, depth=2)
+        if self.onnx:
+            for keys, x in batches:
+                yield from zip(keys, self.net(x), strict=True)
+            return
         # on CUDA one batch stays in flight while the previous one is handed out
         in_flight = 2 if self.device.type == "cuda" else 1
         pending: deque[tuple[list[K], Any, Any]] = deque()

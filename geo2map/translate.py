@@ -35,7 +35,7 @@ from geo2map._version import __version__
 from geo2map.errors import BandSelectionError, InputError, ModelError
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.raster.open import RasterSource, open_raster
-from geo2map.raster.padding import Pads, ReflectPadded, padded_grid
+from geo2map.raster.padding import Pads, ReflectPadded, fit_tile, padded_grid, scene_context
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import OutputSpec, Preset, check_output_path
 from geo2map.tiler import TileStream, count_tiles, iter_tiles, output_masking, spec_for, write_streamed
@@ -74,7 +74,10 @@ def load_for_translation(model: Any, source: RasterSource, device: str = "cpu") 
     if os.fspath(model) == IDENTITY and not os.path.exists(IDENTITY):
         names = [d or f"band{i}" for i, d in zip(source.indexes, source.descriptions, strict=True)]
         return LoadedModel(identity_card(source.count, source.dtype, names), None, IDENTITY)
-    return load_model(resolve(model), device=device)
+    from geo2map.models.onnx_model import is_onnx
+
+    path = resolve(model)
+    return load_model(path, device=device if is_onnx(path) else "cpu")  # torch models move in the Translator
 
 
 def check_bands(card: Any, source: RasterSource) -> None:
@@ -109,13 +112,13 @@ def bands_by_name(card: Any, source: RasterSource) -> list[int] | None:
 
 
 def open_for_model(
-    src: Any, model: Any, bidx: str | Sequence[int] | None, **open_options: Any
+    src: Any, model: Any, bidx: str | Sequence[int] | None, device: str = "cpu", **open_options: Any
 ) -> tuple[RasterSource, Any]:
     """Open ``src`` and load ``model``; without ``bidx``, bands are picked by name when the
     counts differ (:func:`bands_by_name`), which re-opens the raster only in that case."""
     source = open_raster(src, bidx=bidx, **open_options)
     try:
-        loaded = load_for_translation(model, source, "cpu")
+        loaded = load_for_translation(model, source, device)
         picked = bands_by_name(loaded.card, source) if bidx is None else None
         if picked:
             source.close()
@@ -157,7 +160,7 @@ def resolution_note(card: Any, source: RasterSource) -> str | None:
 def _tile_settings(card: Any, tile_size: int | None, overlap: int | None) -> tuple[int, int]:
     size = int(tile_size or card.tile_size)
     if card.task != "identity":
-        from geo2map.models.networks import GENERATORS
+        from geo2map.models.architectures import ARCHITECTURES as GENERATORS
 
         mult = GENERATORS[card.architecture.generator].multiple
         if size % mult:
@@ -169,37 +172,6 @@ def _tile_settings(card: Any, tile_size: int | None, overlap: int | None) -> tup
     if not 0 <= ov < size:
         raise InputError(f"overlap {ov} must be smaller than the tile size {size}")
     return size, ov
-
-
-def scene_context(card: Any, size: int, overlap: int) -> tuple[int, int]:
-    """``(pad, margin)``: the reflection padding around the scene and the blend margin.
-
-    The scene is padded by half the overlap, so a border pixel lies as deep inside
-    a tile as an interior pixel does (identity needs no context: 0). When the
-    model is grid-independent at this overlap (a receptive field that fits, no
-    per-tile statistics), blending ignores the ``ceil(rf / 2)`` px at tile edges
-    that saw the tile's own padding; otherwise the margin is 0.
-    """
-    if card.task == "identity":
-        return 0, 0
-    from geo2map.models.networks import receptive_field
-
-    a = card.architecture
-    half_rf = -(-receptive_field(a.generator) // 2)
-    per_tile = a.norm == "instance" or (a.norm == "batch" and card.inference_mode == "train")
-    margin = half_rf if not per_tile and 2 * half_rf <= overlap else 0
-    return max(-(-overlap // 2), margin), margin
-
-
-def _fit_tile(card: Any, size: int, overlap: int, width: int, height: int) -> int:
-    """A grid-independent model runs on any multiple of its stride: no larger tile than a small scene needs."""
-    if card.task == "identity" or not card.grid_independent:
-        return size
-    from geo2map.models.networks import generator_multiple
-
-    mult = generator_multiple(card.architecture.generator)
-    need = -(-(max(width, height) + overlap) // mult) * mult
-    return max(min(size, need), -(-(overlap + 1) // mult) * mult)
 
 
 def _output_spec(
@@ -299,7 +271,7 @@ def translate_raster(
     dst = os.fspath(dst)
     check_output_path(dst, overwrite)
     source, loaded = open_for_model(
-        src, model, bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
+        src, model, bidx, device, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
     )
     with source:
         card = loaded.card
@@ -318,7 +290,7 @@ def translate_raster(
             loaded, device=device, precision=precision, batch_size=batch_size, channels_last=channels_last, seed=seed
         )
         if tile_size is None:
-            size = _fit_tile(card, size, ov, source.width, source.height)
+            size = fit_tile(card, size, ov, source.width, source.height)
         pad, margin = scene_context(card, size, ov)
         pads: Pads | None = None
         reader: Any = source

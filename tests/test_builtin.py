@@ -145,3 +145,4 @@ def test_a_wheel_ships_the_builtin_models(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in NAMES:
         assert f"geo2map/models/builtin/{name}.safetensors" in names
+        assert f"geo2map/models/builtin/{name}.onnx" in names  # for installs without torch

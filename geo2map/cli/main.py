@@ -41,6 +41,17 @@ class Geo2MapGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Error: interrupted; no output was left behind", err=True)
             sys.exit(130)
+        except ImportError as exc:
+            if exc.name not in ("torch", "torchmetrics", "safetensors", "onnx", "onnxruntime"):
+                raise
+            extra = "onnx" if exc.name.startswith("onnx") else "torch"
+            click.echo(
+                f"Error: geo2map {ctx.invoked_subcommand} needs {exc.name}, which is not installed: "
+                f"pip install 'geo2map[{extra}]'"
+                + (" (a CPU-only or CUDA build of torch)" if extra == "torch" else ""),
+                err=True,
+            )
+            sys.exit(1)
         except Exception as exc:  # noqa: BLE001 - the CLI boundary
             from geo2map.errors import Geo2MapError
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
 
-@click.group(short_help="List, describe and import models.")
+@click.group(short_help="List, describe, import and export models.")
 def models() -> None:
-    """Model files are .safetensors files whose metadata holds a JSON model card."""
+    """Model files are .safetensors (or exported .onnx) files whose metadata holds a JSON model card."""
 
 
 @models.command("list")
@@ -133,3 +134,34 @@ def import_(
 
 
 import_.name = "import"
+
+
+@models.command("export")
+@click.argument("model")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
+@click.option("--half", is_flag=True, help="Store weights as float16 (cast to float32 in the graph): half the size.")
+@click.option("--overwrite", is_flag=True)
+def export(model: str, output: str, half: bool, overwrite: bool) -> None:
+    """Export MODEL (a built-in name or a model file) to ONNX, its card in the metadata.
+
+    The graph takes float32 (batch, bands, height, width) in [-1, 1], batch, height and
+    width dynamic, and runs in onnxruntime without PyTorch (geo2map translate --model
+    OUT.onnx). Needs torch and onnx (pip install 'geo2map[torch,onnx]').
+    """
+    from geo2map.errors import InputError
+    from geo2map.models.onnx_model import export_onnx, is_onnx
+    from geo2map.raster.write import check_output_path
+
+    if not is_onnx(output):
+        raise InputError(f"output {output} must end in .onnx")
+    check_output_path(output, overwrite)
+    try:
+        import onnx  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise InputError(f"export needs {exc.name}: pip install 'geo2map[torch,onnx]'") from None
+    from geo2map.models.package import read_card
+
+    export_onnx(model, output, overwrite=overwrite, half=half)
+    size = os.path.getsize(output) / 1e6
+    click.echo(f"wrote {output} ({size:.1f} MB): {read_card(output).one_line()}")

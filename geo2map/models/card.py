@@ -98,7 +98,8 @@ class ModelCard:
         if self.tile_size < 1 or not 0 <= self.overlap < self.tile_size:
             raise ModelError("card tile_size/overlap are inconsistent")
         if self.task != "identity":
-            from geo2map.models.networks import GENERATORS, NORMS
+            from geo2map.models.architectures import ARCHITECTURES as GENERATORS
+            from geo2map.models.architectures import NORMS
 
             if a.generator not in GENERATORS:
                 raise ModelError(f"unknown generator {a.generator!r} in model card")
@@ -140,7 +141,7 @@ class ModelCard:
         """Input pixels (width) one output pixel depends on; None for identity."""
         if self.task == "identity":
             return 0
-        from geo2map.models.networks import receptive_field
+        from geo2map.models.architectures import receptive_field
 
         return receptive_field(self.architecture.generator)
 
@@ -151,7 +152,7 @@ class ModelCard:
         per-tile statistics (instance norm, or batch norm in ``train`` inference mode)."""
         if self.task == "identity":
             return True
-        from geo2map.models.networks import context_overlap
+        from geo2map.models.architectures import context_overlap
 
         a = self.architecture
         per_tile = a.norm == "instance" or (self.inference_mode == "train" and a.norm == "batch")

@@ -43,7 +43,11 @@ def _sniff(path: str) -> None:
 
 
 def read_card(path: str | os.PathLike[str]) -> ModelCard:
-    """Read only the card of a model file (no weights loaded)."""
+    """Read only the card of a model file, ``.safetensors`` or ``.onnx`` (no weights loaded)."""
+    from geo2map.models.onnx_model import is_onnx, read_onnx_card
+
+    if is_onnx(path):
+        return read_onnx_card(path)
     from safetensors import safe_open
 
     path = os.fspath(path)
@@ -51,7 +55,7 @@ def read_card(path: str | os.PathLike[str]) -> ModelCard:
         raise ModelError(f"model file {path} does not exist")
     _sniff(path)
     try:
-        with safe_open(path, framework="pt") as f:
+        with safe_open(path, framework="numpy") as f:
             meta = f.metadata() or {}
     except Exception as exc:  # safetensors raises its own error types
         raise ModelError(f"{path} is not a readable safetensors file ({' '.join(str(exc).split())})") from None
@@ -101,10 +105,29 @@ def save_model(path: str | os.PathLike[str], generator: Any, card: ModelCard, *,
     return path
 
 
+TORCH_HINT = (
+    "is a PyTorch model and PyTorch is not installed: pip install 'geo2map[torch]' (a CPU-only or CUDA "
+    "build of torch, see pytorch.org), or run an ONNX export of it (geo2map models export)"
+)
+
+
 def load_model(path: str | os.PathLike[str], device: str = "cpu") -> LoadedModel:
-    """Load a model file: rebuild the generator from its card and load the weights."""
-    import torch
-    from safetensors.torch import load_file
+    """Load a model file: rebuild the generator from its card and load the weights.
+
+    An ``.onnx`` file gives an onnxruntime session instead (no torch needed).
+    """
+    from geo2map.models.onnx_model import is_onnx, load_onnx
+
+    if is_onnx(path):
+        return load_onnx(path, device)  # type: ignore[no-any-return]
+    try:
+        import torch
+        from safetensors.torch import load_file
+    except ImportError:
+        card = read_card(path)
+        if card.task == "identity":
+            return LoadedModel(card, None, os.fspath(path))
+        raise ModelError(f"{os.fspath(path)} {TORCH_HINT}") from None
 
     from geo2map.models.networks import build_generator
 

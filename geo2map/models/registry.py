@@ -1,7 +1,9 @@
 """Built-in models and plugin models, from one list of specs.
 
 A built-in model is a ``.safetensors`` model file shipped in
-``geo2map/models/builtin/``; each appears once in :data:`BUILTIN` (name → file).
+``geo2map/models/builtin/``, with its ONNX export beside it (``NAME.onnx``) for
+installs without PyTorch; each appears once in :data:`BUILTIN` (name → file,
+the ``.onnx`` one where torch is missing).
 Third-party packages add models through the ``geo2map.models`` entry point
 group: an entry point named ``NAME`` resolving to a path (str) of a model file.
 
@@ -36,8 +38,25 @@ class ModelSpec:
         return BUILTIN_DIR / self.filename
 
 
+def _has_torch() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("torch") is not None
+
+
+def _builtin_specs() -> tuple[ModelSpec, ...]:
+    """One spec per built-in name: the safetensors file, or the ONNX file where torch is missing."""
+    names = sorted({p.stem for p in BUILTIN_DIR.glob("*.safetensors")} | {p.stem for p in BUILTIN_DIR.glob("*.onnx")})
+    ext = (".safetensors", ".onnx") if _has_torch() else (".onnx", ".safetensors")
+    specs = []
+    for name in names:
+        file = next(name + e for e in ext if (BUILTIN_DIR / (name + e)).exists())
+        specs.append(ModelSpec(name, file))
+    return tuple(specs)
+
+
 #: The built-in models (one line each; files live in geo2map/models/builtin/).
-BUILTIN: tuple[ModelSpec, ...] = tuple(ModelSpec(p.stem, p.name) for p in sorted(BUILTIN_DIR.glob("*.safetensors")))
+BUILTIN: tuple[ModelSpec, ...] = _builtin_specs()
 
 
 def identity_scaling(dtype: str) -> dict[str, object]:
@@ -89,7 +108,11 @@ def available() -> dict[str, str]:
 
 
 def resolve(name_or_path: str | os.PathLike[str]) -> str:
-    """A built-in/plugin model name or a path → the model file's path."""
+    """A built-in/plugin model name or a path → the model file's path.
+
+    ``NAME.onnx`` (no such file here) names a built-in's ONNX export: onnxruntime instead
+    of torch, which is faster on CPUs without native bf16 (benchmarks/bench_onnx.py).
+    """
     text = os.fspath(name_or_path)
     if os.path.exists(text):
         return text
@@ -98,5 +121,9 @@ def resolve(name_or_path: str | os.PathLike[str]) -> str:
     models = available()
     if text in models:
         return models[text]
+    stem, ext = os.path.splitext(text)
+    if ext.lower() == ".onnx" and (BUILTIN_DIR / f"{stem}.onnx").exists():
+        return os.fspath(BUILTIN_DIR / f"{stem}.onnx")  # a built-in's ONNX export, e.g. 'sar2rgb.onnx'
+
     hint = f"built-in models: {', '.join(sorted([IDENTITY, *models]))}"
     raise ModelError(f"model {text!r} is neither a file nor a known model name ({hint})")

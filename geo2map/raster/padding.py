@@ -73,6 +73,37 @@ def padded_grid(
     return grid, pads
 
 
+def scene_context(card: Any, size: int, overlap: int) -> tuple[int, int]:
+    """``(pad, margin)``: the reflection padding around the scene and the blend margin.
+
+    The scene is padded by half the overlap, so a border pixel lies as deep inside
+    a tile as an interior pixel does (identity needs no context: 0). When the
+    model is grid-independent at this overlap (a receptive field that fits, no
+    per-tile statistics), blending ignores the ``ceil(rf / 2)`` px at tile edges
+    that saw the tile's own padding; otherwise the margin is 0.
+    """
+    if card.task == "identity":
+        return 0, 0
+    from geo2map.models.architectures import receptive_field
+
+    a = card.architecture
+    half_rf = -(-receptive_field(a.generator) // 2)
+    per_tile = a.norm == "instance" or (a.norm == "batch" and card.inference_mode == "train")
+    margin = half_rf if not per_tile and 2 * half_rf <= overlap else 0
+    return max(-(-overlap // 2), margin), margin
+
+
+def fit_tile(card: Any, size: int, overlap: int, width: int, height: int) -> int:
+    """A grid-independent model runs on any multiple of its stride: no larger tile than a small scene needs."""
+    if card.task == "identity" or not card.grid_independent:
+        return size
+    from geo2map.models.architectures import generator_multiple
+
+    mult = generator_multiple(card.architecture.generator)
+    need = -(-(max(width, height) + overlap) // mult) * mult
+    return max(min(size, need), -(-(overlap + 1) // mult) * mult)
+
+
 class ReflectPadded:
     """A :class:`~geo2map.raster.open.RasterSource` seen through a reflection-padded canvas.
 

@@ -609,11 +609,11 @@ def inference_tiling(cfg: TrainConfig) -> tuple[int, int]:
     A generator whose receptive field fits in the training crop (``unet_32`` on 256-px
     crops) and
     whose normalisation has no per-tile statistics runs on tiles of 4x the overlap its
-    receptive field needs (:func:`~geo2map.models.networks.context_overlap`), so a
+    receptive field needs (:func:`~geo2map.models.architectures.context_overlap`), so a
     tiled translation equals a whole-scene one and fewer pixels are computed twice.
     Otherwise: the training crop, a quarter of it as overlap. ``cfg.overlap`` wins.
     """
-    from geo2map.models.networks import context_overlap, generator_multiple
+    from geo2map.models.architectures import context_overlap, generator_multiple
 
     per_tile_stats = cfg.norm == "instance" or (cfg.norm == "batch" and cfg.inference_mode == "train")
     # the receptive field must fit the training crop: interior pixels learnt with real context

@@ -15,91 +15,54 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from geo2map.models.networks.common import (
-    INITS,
+from geo2map.models.architectures import (
+    ARCHITECTURES,
     NORMS,
     PADDINGS,
     UPSAMPLES,
-    Init,
+    ArchInfo,
     Norm,
     Padding,
     Upsample,
-    init_weights,
+    context_overlap,
+    generator_multiple,
+    receptive_field,
 )
+from geo2map.models.networks.common import INITS, Init, init_weights
 from geo2map.models.networks.patchgan import MultiscaleDiscriminator, NLayerDiscriminator, PixelDiscriminator
-from geo2map.models.networks.resnet import ResnetGenerator, resnet_receptive_field
-from geo2map.models.networks.unet import UnetGenerator, unet_receptive_field
+from geo2map.models.networks.resnet import ResnetGenerator
+from geo2map.models.networks.unet import UnetGenerator
 
 
 @dataclass(frozen=True)
 class ArchSpec:
-    """A named architecture: how to build it, what tile sizes it accepts, what one pixel sees.
+    """A buildable architecture: its :class:`~geo2map.models.architectures.ArchInfo` and a builder
+    ``build(in_bands, out_bands, ngf, norm, dropout, upsample, padding)``."""
 
-    ``build(in_bands, out_bands, ngf, norm, dropout, upsample, padding)``;
-    ``receptive_field`` is the width in pixels of the input window one output pixel
-    depends on (the same for both ``upsample`` options).
-    """
-
-    name: str
+    info: ArchInfo
     build: Callable[..., nn.Module]
-    multiple: int
-    description: str
-    receptive_field: int
+
+    @property
+    def multiple(self) -> int:
+        return self.info.multiple
+
+    @property
+    def description(self) -> str:
+        return self.info.description
+
+    @property
+    def receptive_field(self) -> int:
+        return self.info.receptive_field
 
 
-def _unet(depth: int, description: str) -> ArchSpec:
-    return ArchSpec(
-        f"unet_{2**depth}",
-        lambda i, o, ngf, norm, dropout, up, pad: UnetGenerator(i, o, depth, ngf, norm, dropout, up, pad),
-        2**depth,
-        description,
-        unet_receptive_field(depth),
-    )
+def _builder(info: ArchInfo) -> Callable[..., nn.Module]:
+    if info.family == "unet":
+        return lambda i, o, ngf, norm, dropout, up, pad: UnetGenerator(i, o, info.depth, ngf, norm, dropout, up, pad)
+    return lambda i, o, ngf, norm, dropout, up, pad: ResnetGenerator(i, o, ngf, norm, dropout, info.depth, up, pad)
 
 
-def _resnet(n_blocks: int, description: str) -> ArchSpec:
-    return ArchSpec(
-        f"resnet_{n_blocks}blocks",
-        lambda i, o, ngf, norm, dropout, up, pad: ResnetGenerator(i, o, ngf, norm, dropout, n_blocks, up, pad),
-        4,
-        description,
-        resnet_receptive_field(n_blocks),
-    )
-
-
-GENERATORS: dict[str, ArchSpec] = {
-    spec.name: spec
-    for spec in [
-        _unet(5, "U-Net, 5 down-samplings: bounded receptive field (158 px), any tile size that is a multiple of 32"),
-        _unet(6, "U-Net, 6 down-samplings: bounded receptive field (318 px), tiles a multiple of 64"),
-        _unet(7, "U-Net, 7 down-samplings (128 px tiles)"),
-        _unet(8, "U-Net, 8 down-samplings (256 px tiles), the pix2pix generator"),
-        _resnet(6, "ResNet, 6 residual blocks (128 px tiles)"),
-        _resnet(9, "ResNet, 9 residual blocks (256 px tiles), the CycleGAN generator"),
-    ]
-}
+GENERATORS: dict[str, ArchSpec] = {name: ArchSpec(info, _builder(info)) for name, info in ARCHITECTURES.items()}
 DISCRIMINATORS: tuple[str, ...] = ("basic", "n_layers", "pixel")
-
-
-def receptive_field(arch: str) -> int:
-    """Width in pixels of the input window that one output pixel of ``arch`` depends on."""
-    return GENERATORS[arch].receptive_field
-
-
-def context_overlap(arch: str, tile_size: int) -> int | None:
-    """The tile overlap that makes a tiled translation equal a whole-scene one, or None.
-
-    Every output pixel that blending uses must see its whole receptive field inside
-    its tile: the blend ignores a margin of ``ceil(rf / 2)`` px at each tile edge
-    (see :func:`geo2map.mosaic.blend.blend_weights`), so neighbouring tiles must share
-    twice that, rounded up to the architecture's multiple so that every tile has the
-    same phase relative to the stride-2 layers. None when the receptive field does
-    not fit in a tile with room to spare (then what a tile holds tints all its pixels).
-    """
-    spec = GENERATORS[arch]
-    margin = -(-spec.receptive_field // 2)
-    ov = -(-2 * margin // spec.multiple) * spec.multiple
-    return ov if ov <= tile_size // 2 else None
 
 
 def build_generator(
@@ -166,11 +129,6 @@ def build_discriminator(
         raise ValueError(f"num_d must be 1, 2 or 3, got {num_d}")
     net = one() if num_d == 1 else MultiscaleDiscriminator([one() for _ in range(num_d)])
     return init_weights(net, init, init_gain) if init else net
-
-
-def generator_multiple(arch: str) -> int:
-    """Tile sizes must be a multiple of this for ``arch``."""
-    return GENERATORS[arch].multiple
 
 
 __all__ = [

@@ -14,14 +14,11 @@ from typing import Literal
 import torch
 from torch import nn
 
-Norm = Literal["batch", "instance", "none"]
+from geo2map.models.architectures import NORMS, UPSAMPLES, Norm, Padding, Upsample
+
 Init = Literal["normal", "xavier", "kaiming", "orthogonal"]
-Upsample = Literal["deconv", "resize"]
-Padding = Literal["zeros", "reflect"]
-NORMS: tuple[str, ...] = ("batch", "instance", "none")
 INITS: tuple[str, ...] = ("normal", "xavier", "kaiming", "orthogonal")
-UPSAMPLES: tuple[str, ...] = ("deconv", "resize")
-PADDINGS: tuple[str, ...] = ("zeros", "reflect")
+__all__ = ["INITS", "NORMS", "Init", "Norm", "Padding", "Upsample", "init_weights", "norm_layer", "up_layer"]
 
 
 class ResizeConv(nn.Module):

@@ -99,13 +99,3 @@ class ResnetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
-
-
-def resnet_receptive_field(n_blocks: int) -> int:
-    """Width in pixels of the input window one output pixel depends on: 7x7 stem, two 3x3
-    stride-2 convs, ``n_blocks`` x two 3x3 convs at stride 4, two up-samplings, 7x7 head."""
-    rf = 1 + 6 + 2 * 1 + 2 * 2  # stem, the two stride-2 convs (jump 1, then 2)
-    rf += n_blocks * 2 * 2 * 4  # residual blocks at jump 4
-    # up: a 3x3 stride-2 transposed conv reaches 2 input pixels, and so does nearest x2 + 3x3 conv
-    rf += 1 * 4 + 1 * 2
-    return rf + 6  # 7x7 head

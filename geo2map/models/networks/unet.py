@@ -10,7 +10,7 @@ Options beyond the reference (whose layout the defaults reproduce exactly):
   transposed conv (no checkerboard);
 * ``padding="reflect"``: reflection instead of zero padding in every conv;
 * a small ``depth`` (5 for ``unet_32``, 6 for ``unet_64``) bounds the receptive
-  field (:func:`unet_receptive_field`) well below the tile size, so a pixel's value
+  field (:func:`geo2map.models.architectures.unet_receptive_field`) well below the tile size, so a pixel's value
   no longer depends on where the tile grid falls.
 """
 
@@ -20,18 +20,6 @@ import torch
 from torch import nn
 
 from geo2map.models.networks.common import Norm, Padding, Upsample, conv_bias, norm_layer, up_layer
-
-
-def unet_receptive_field(depth: int) -> int:
-    """Width in pixels of the input window that one output pixel of a U-Net depends on.
-
-    Along the deepest path: ``depth`` 4x4 stride-2 convs (3 * 2**i px each at level i)
-    and ``depth`` up-samplings (2**i px each: a 4x4 stride-2 transposed conv and
-    nearest x2 + 3x3 conv both reach 2 coarser pixels), ``5 * 2**depth - 4``, plus 2 px
-    for the least favourable output phase of the stride-2 layers: ``5 * 2**depth - 2``
-    (tests check it against the measured support of a linearised network).
-    """
-    return 5 * 2**depth - 2
 
 
 class UnetSkipConnectionBlock(nn.Module):
