@@ -69,7 +69,7 @@ class Geo2MapTranslate(QgsProcessingAlgorithm):
         return (
             "Translates a raster with an image-to-image network (e.g. Sentinel-1 SAR to optical RGB) "
             "tile by tile, blending overlaps so no seam shows. The output has the input's CRS, transform "
-            "and size. MODEL is a built-in model name (run 'geo2map models list') or a .safetensors "
+            "and size. MODEL is a built-in model name (run 'geo2map models list') or a .safetensors or .onnx "
             "model file. Empty options use the model card's values."
         )
 

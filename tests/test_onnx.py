@@ -167,3 +167,27 @@ def test_without_torch_builtins_run_as_onnx_and_torch_models_say_what_to_install
     assert r.returncode == 1 and "needs torch" in r.stderr and "Traceback" not in r.stderr
     r = _no_torch(tmp_path, "models", "list")
     assert r.returncode == 0 and "unreadable" not in r.stdout
+
+
+@pytest.mark.parametrize(
+    "arch,norm,size", [("unet_32", "batch", 64), ("unet_64", "batch", 128), ("resnet_6blocks", "instance", 64)]
+)
+@pytest.mark.parametrize("upsample,padding", [("deconv", "zeros"), ("resize", "reflect")])
+def test_every_generator_and_option_exports(tmp_path: Path, arch, norm, size, upsample, padding) -> None:
+    torch.manual_seed(0)
+    net = build_generator(arch, 2, 3, ngf=4, norm=norm, upsample=upsample, padding=padding, init="kaiming")
+    card = ModelCard(
+        name="x",
+        task="pix2pix",
+        architecture=Architecture(arch, 2, 3, 4, norm, False, upsample, padding),
+        input_scaling={"name": "optical_u8", "params": {}},
+        output_scaling={"name": "optical_u8", "params": {}},
+        tile_size=size,
+        overlap=size // 4,
+    )
+    path = save_model(tmp_path / "m.safetensors", net, card)
+    sess = ort.InferenceSession(export_onnx(path, tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(2).uniform(-1, 1, (2, 2, 2 * size, size)).astype(np.float32)
+    with torch.no_grad():
+        ref = load_model(path).generator(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(sess.run(None, {"input": x})[0], ref, atol=1e-4)

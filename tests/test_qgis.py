@@ -104,15 +104,21 @@ def test_qgis_process_runs_the_script_like_the_cli(tmp_path: Path, qgis_home: Pa
         np.testing.assert_array_equal(q.read_masks(), c_.read_masks())
 
 
-def test_qgis_runs_the_builtin_sar2rgb_on_a_real_sentinel1_scene(tmp_path: Path, qgis_home: Path) -> None:
-    """The script's defaults: MODEL sar2rgb (the built-in), the model's tile size and overlap."""
+@pytest.mark.parametrize("model", [None, "sar2rgb.onnx"], ids=["default-torch", "onnx"])
+def test_qgis_runs_the_builtin_sar2rgb_on_a_real_sentinel1_scene(
+    tmp_path: Path, qgis_home: Path, model: str | None
+) -> None:
+    """The script's defaults: MODEL sar2rgb (the built-in), the model's tile size and overlap; and its
+    ONNX export through onnxruntime."""
     scene = tmp_path / "s1_vh.tif"  # a copy: QGIS writes statistics (.aux.xml) beside a float raster it opens
     shutil.copy(DATA / "s1_vh_sen12_059.tif", scene)
     out, cli = tmp_path / "qgis.tif", tmp_path / "cli.tif"
-    r = _run_qgis(qgis_home, {"INPUT": str(scene), "DEVICE": "cpu", "OUTPUT": str(out)})
+    params = {"INPUT": str(scene), "DEVICE": "cpu", "OUTPUT": str(out), **({"MODEL": model} if model else {})}
+    r = _run_qgis(qgis_home, params)
     assert r.returncode == 0, r.stdout + r.stderr
     c = subprocess.run(
-        [geo2map_exe(), "translate", str(scene), "--model", "sar2rgb", "--device", "cpu", "-o", str(cli), "-q"],
+        [geo2map_exe(), "translate", str(scene), "--model", model or "sar2rgb", "--device", "cpu", "-o", str(cli)]
+        + ["-q"],
         capture_output=True,
     )
     assert c.returncode == 0, c.stderr
