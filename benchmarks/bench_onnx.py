@@ -82,7 +82,7 @@ def main() -> None:
             path = save_model(Path(work) / f"{arch}.safetensors", net, card)
             net = load_model(path).generator.eval().to(memory_format=torch.channels_last)
 
-            def torch_run(a: np.ndarray, dtype: torch.dtype | None = None) -> np.ndarray:
+            def torch_run(a: np.ndarray, dtype: torch.dtype | None = None, net: torch.nn.Module = net) -> np.ndarray:
                 with torch.inference_mode():
                     t = torch.from_numpy(a).contiguous(memory_format=torch.channels_last)
                     if dtype is None:
