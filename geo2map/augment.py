@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from geo2map.errors import Geo2MapError, InputError
+from geo2map.raster.safety import same_or_inside
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
 RASTER_EXT = (".tif", ".tiff", ".vrt", ".jp2", ".img")
@@ -52,8 +53,11 @@ def augment_folder(
 
     if not os.path.isdir(in_dir):
         raise InputError(f"{in_dir} is not a folder")
-    if os.path.abspath(in_dir) == os.path.abspath(out_dir):
-        raise InputError("the output folder must differ from the input folder")
+    if same_or_inside(out_dir, in_dir) or same_or_inside(in_dir, out_dir):
+        raise InputError(
+            f"the output folder {out_dir} must lie outside the input folder {in_dir} (and not contain it): "
+            "a later run would translate its own outputs"
+        )
     files = sorted(
         os.path.relpath(os.path.join(d, f), in_dir)
         for d, _, names in os.walk(in_dir)

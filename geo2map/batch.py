@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -32,13 +33,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from typing import Any
 
 from geo2map.errors import Geo2MapError, InputError, OutputError
-from geo2map.raster.write import remove_stale_temps
+from geo2map.raster.safety import remove_stale_temps, same_or_inside
 
 MANIFEST = "geo2map-batch.sqlite"
 FOOTPRINTS = "footprints.gpkg"
@@ -164,7 +165,24 @@ class Manifest:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.db = sqlite3.connect(path)
+        with self._errors():
+            self._open()
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """sqlite's errors (a full disk: "database or disk is full") as one-line output errors; a
+        failed write is rolled back, so the manifest keeps its last good state."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            try:
+                self.db.rollback()
+            except (sqlite3.Error, AttributeError):
+                pass
+            raise OutputError(f"cannot update the batch manifest {self.path}: {exc}") from None
+
+    def _open(self) -> None:
+        self.db = sqlite3.connect(self.path)
         self.db.executescript(
             """
             CREATE TABLE IF NOT EXISTS scenes (
@@ -183,6 +201,10 @@ class Manifest:
         return dict(zip(("name", "src", "key", "state", "error", "attempts"), row, strict=True)) if row else None
 
     def set(self, name: str, src: str, key: str, state: str, **fields: Any) -> None:
+        with self._errors():
+            self._set(name, src, key, state, fields)
+
+    def _set(self, name: str, src: str, key: str, state: str, fields: dict[str, Any]) -> None:
         now = time.time()
         row = self.get(name)
         attempts = (row["attempts"] if row else 0) + (1 if state == "running" else 0)
@@ -429,6 +451,9 @@ def run_batch(
     say = log or (lambda _msg: None)
     options = dict(translate_options or {})
     out_dir = os.path.abspath(out_dir)
+    for item in inputs:  # an output folder inside an input folder: the next run translates its outputs
+        if os.path.isdir(item) and same_or_inside(out_dir, item):
+            raise InputError(f"the output folder {out_dir} lies inside the input folder {item}; choose one outside")
     scenes = collect_inputs(inputs, asset)
     model_arg = model if not os.path.exists(model) else os.path.abspath(model)
     model_fp = _model_fingerprint(model_arg)

@@ -48,8 +48,22 @@ def _pyplot() -> Any:
     return plt
 
 
+def save_png(fig: Any, path: str | os.PathLike[str], overwrite: bool = False) -> str:
+    """Save ``fig`` as a PNG at ``path`` atomically (a temporary file renamed into place)."""
+    from geo2map.raster.write import atomic_path
+
+    with atomic_path(path, overwrite) as tmp:
+        fig.savefig(tmp, format="png")
+    return os.fspath(path)
+
+
 def grid_quicklook(
-    source: Any, grid: TileGrid, written: Iterable[Tile], path: str | os.PathLike[str], max_pixels: int = 1_000_000
+    source: Any,
+    grid: TileGrid,
+    written: Iterable[Tile],
+    path: str | os.PathLike[str],
+    max_pixels: int = 1_000_000,
+    overwrite: bool = False,
 ) -> str:
     """A PNG of the scene with the tiles drawn on it (written tiles solid, skipped dashed)."""
     plt = _pyplot()
@@ -82,9 +96,10 @@ def grid_quicklook(
     ax.set_xlabel("column (px)")
     ax.set_ylabel("row (px)")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return os.fspath(path)
+    try:
+        return save_png(fig, path, overwrite)
+    finally:
+        plt.close(fig)
 
 
 def _as_picture(data: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
@@ -106,6 +121,7 @@ def translate_quicklook(
     title: str = "",
     max_pixels: int = 1_000_000,
     input_scaling: Any = None,
+    overwrite: bool = False,
 ) -> str:
     """A PNG with the input (a :class:`~geo2map.raster.open.RasterSource`) and the translated
     ``output`` raster side by side, both decimated to about ``max_pixels``.
@@ -144,6 +160,7 @@ def translate_quicklook(
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return os.fspath(path)
+    try:
+        return save_png(fig, path, overwrite)
+    finally:
+        plt.close(fig)

@@ -38,6 +38,7 @@ from geo2map.mosaic.blend import BlendMethod
 from geo2map.raster.gdal_lock import GDAL_LOCK
 from geo2map.raster.open import RasterSource, block_cache_env, open_raster
 from geo2map.raster.padding import CroppedSink, Pads
+from geo2map.raster.safety import DIR_SUFFIX, check_output_folder, check_side_output, remove_stale_temps
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import (
     BackgroundWriter,
@@ -404,10 +405,11 @@ def _prepare_tile_dir(out_dir: str, overwrite: bool) -> str:
             if not overwrite:
                 raise OutputExistsError(f"{out_dir} already holds tiles; pass --overwrite to replace them")
     parent = os.path.dirname(os.path.abspath(out_dir))
+    remove_stale_temps(out_dir, DIR_SUFFIX)  # what a killed run left (a live run's folder stays)
     try:
         os.makedirs(parent, exist_ok=True)
         work = tempfile.mkdtemp(
-            prefix=f".{os.path.basename(os.path.abspath(out_dir))}.", suffix=".geo2map-tmp", dir=parent
+            prefix=f".{os.path.basename(os.path.abspath(out_dir))}.{os.getpid()}.", suffix=DIR_SUFFIX, dir=parent
         )
         usual_mode(work, directory=True)  # mkdtemp makes it 0700; it becomes the user's folder
         return work
@@ -454,6 +456,9 @@ def tile_raster(
     ``quicklook`` writes a PNG of the scene with the tile grid drawn on it.
     """
     out_dir = os.fspath(out_dir)
+    check_output_folder(out_dir, [src, pair])
+    if quicklook:
+        check_side_output(quicklook, overwrite, inputs=[src, pair])
     with (
         open_raster(
             src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
@@ -481,7 +486,8 @@ def tile_raster(
                 if quicklook:
                     from geo2map.plots import grid_quicklook
 
-                    grid_quicklook(source, grid, [grid.tile(r["row"], r["col"]) for r in written], quicklook)
+                    tiles = [grid.tile(r["row"], r["col"]) for r in written]
+                    grid_quicklook(source, grid, tiles, quicklook, overwrite=overwrite)
             finally:
                 if os.path.exists(work):
                     shutil.rmtree(work, ignore_errors=True)

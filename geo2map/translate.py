@@ -36,6 +36,7 @@ from geo2map.errors import BandSelectionError, InputError, ModelError
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.raster.open import RasterSource, open_raster
 from geo2map.raster.padding import Pads, ReflectPadded, fit_tile, padded_grid, scene_context
+from geo2map.raster.safety import check_side_output
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import OutputSpec, Preset, check_output_path
 from geo2map.tiler import TileStream, count_tiles, iter_tiles, output_masking, spec_for, write_streamed
@@ -270,6 +271,8 @@ def translate_raster(
     t_start = time.perf_counter()
     dst = os.fspath(dst)
     check_output_path(dst, overwrite)
+    if quicklook:
+        check_side_output(quicklook, overwrite, inputs=[src], outputs=[dst])
     source, loaded = open_for_model(
         src, model, bidx, device, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
     )
@@ -355,7 +358,9 @@ def translate_raster(
 
             # SAR is drawn as the model sees it (the card's scaling); a linear stretch of σ⁰ is black
             shown = in_scaling if in_scaling.name == "sar" else None
-            ql = translate_quicklook(source, dst, quicklook, title=f"{card.name or 'model'}", input_scaling=shown)
+            ql = translate_quicklook(
+                source, dst, quicklook, title=f"{card.name or 'model'}", input_scaling=shown, overwrite=overwrite
+            )
     return TranslateResult(
         path=dst,
         model=card.name,

@@ -34,6 +34,7 @@ from rasterio.windows import Window
 
 from geo2map.errors import InputError, OutputError, OutputExistsError
 from geo2map.raster.gdal_lock import GDAL_LOCK
+from geo2map.raster.safety import TMP_SUFFIX, remove_stale_temps, remove_written, verify_written, write_error
 
 Preset = Literal["deflate", "zstd", "cog"]
 PRESETS: tuple[str, ...] = ("deflate", "zstd", "cog")
@@ -79,22 +80,6 @@ def check_output_path(path: str | os.PathLike[str], overwrite: bool) -> str:
     return path
 
 
-TMP_SUFFIX = ".geo2map-tmp.tif"
-
-
-def remove_stale_temps(path: str | os.PathLike[str]) -> None:
-    """Remove temporary files :func:`atomic_path` left for ``path`` in a process that was killed
-    (SIGKILL gives it no chance to clean up). Only call it when no other writer targets ``path``."""
-    import glob
-
-    folder, base = os.path.split(os.path.abspath(path))
-    for tmp in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(base)}.*{TMP_SUFFIX}*")):
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-
-
 def usual_mode(path: str, directory: bool = False) -> None:
     """Give ``path`` the mode a plain ``open``/``mkdir`` would (0666/0777 less the umask): temporary
     files and folders, which become the user's outputs on rename, are created 0600/0700."""
@@ -113,8 +98,9 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = False) -> Iterat
     path = check_output_path(path, overwrite)
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
+    remove_stale_temps(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=TMP_SUFFIX, dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write in output folder {folder}: {exc.strerror}") from None
     os.close(fd)
@@ -125,7 +111,7 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = False) -> Iterat
             raise OutputExistsError(f"output {path} appeared while writing; pass --overwrite")
         os.replace(tmp, path)
     finally:
-        for leftover in (tmp, tmp + ".aux.xml", tmp + ".msk"):
+        for leftover in (tmp, tmp + ".aux.xml", tmp + ".msk", tmp + ".gtiff.tif"):
             if os.path.exists(leftover):
                 os.unlink(leftover)
 
@@ -223,15 +209,17 @@ class BackgroundWriter:
         self._thread.start()
 
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if self._error is None:
-                try:
-                    self._sink(*item)
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
-                    self._error = exc
+        # rasterio's error handler for this thread too: GDAL's messages go to logging, not to stderr
+        with rasterio.Env():
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                if self._error is None:
+                    try:
+                        self._sink(*item)
+                    except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                        self._error = exc
 
     def __call__(self, *args: Any) -> None:
         if self._error is not None:
@@ -331,7 +319,7 @@ class RasterWriter:
             with GDAL_LOCK:
                 self._write_locked(data, valid, n, window)
         except RasterioError as exc:
-            raise OutputError(f"cannot write {self.path}: {' '.join(str(exc).split())}") from None
+            raise write_error(self.path, exc) from None
         self._pixels += n * data.shape[2]
         if n < data.shape[1]:
             self._pending[col_off] = [(data[:, n:], valid[:, n:])]
@@ -354,11 +342,16 @@ class RasterWriter:
             if exc_type is None and self.spec.preset == "cog":
                 src = self._tmp + ".gtiff.tif"
                 try:
+                    verify_written(src, self.path)
                     rasterio.shutil.copy(src, self._tmp, driver="COG", **self.spec.cog_options())
+                except RasterioError as exc:
+                    raise write_error(self.path, exc) from None
                 finally:
-                    rasterio.shutil.delete(src)
-            elif self.spec.preset == "cog" and os.path.exists(self._tmp + ".gtiff.tif"):
-                rasterio.shutil.delete(self._tmp + ".gtiff.tif")
+                    remove_written(src)
+            elif self.spec.preset == "cog":
+                remove_written(self._tmp + ".gtiff.tif")
+            if exc_type is None:
+                verify_written(self._tmp, self.path)
         except BaseException as inner:
             self._atomic.__exit__(type(inner), inner, inner.__traceback__)
             raise

@@ -1,0 +1,133 @@
+"""Output safety: nothing half-written kept, nothing of the user's destroyed.
+
+* Temporary outputs carry the writing process's id (``.NAME.PID.XXXX.geo2map-tmp*``):
+  :func:`remove_stale_temps` removes those of ``NAME`` whose process is gone (a
+  ``kill -9`` leaves them), never one of a live process.
+* :func:`verify_written` reads a just-written raster back before it is renamed into
+  place: GDAL reports some write errors (a full disk) only through its error
+  handler while the write call itself succeeds.
+* :func:`check_side_output` and :func:`check_output_folder` keep a quick-look or an
+  output folder from replacing or deleting an input, or the main output.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+from collections.abc import Iterable
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+
+from geo2map.errors import InputError, OutputError
+from geo2map.raster.gdal_lock import GDAL_LOCK
+
+TMP_SUFFIX = ".geo2map-tmp.tif"
+DIR_SUFFIX = ".geo2map-tmp"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def stale_temps(path: str | os.PathLike[str], suffix: str = TMP_SUFFIX) -> list[str]:
+    """Temporary files (or folders) for ``path`` whose writing process no longer runs."""
+    folder, base = os.path.split(os.path.abspath(path))
+    pattern = re.compile(re.escape(f".{base}.") + r"(\d+)\.")
+    out = []
+    for tmp in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(base)}.*{suffix}*")):
+        m = pattern.match(os.path.basename(tmp))
+        if m and not _alive(int(m.group(1))):
+            out.append(tmp)
+    return out
+
+
+def remove_stale_temps(path: str | os.PathLike[str], suffix: str = TMP_SUFFIX) -> None:
+    """Remove what killed writers of ``path`` left (see :func:`stale_temps`); live writers' files stay."""
+    for tmp in stale_temps(path, suffix):
+        try:
+            if os.path.isdir(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def same_or_inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it (links resolved)."""
+    p, f = os.path.realpath(path), os.path.realpath(folder)
+    return p == f or p.startswith(f.rstrip(os.sep) + os.sep)
+
+
+def check_side_output(
+    path: str | os.PathLike[str], overwrite: bool, *, inputs: Iterable[object] = (), outputs: Iterable[object] = ()
+) -> str:
+    """A second output (a quick-look PNG) obeys the main output's rules, and is none of the files
+    the command reads or writes."""
+    from geo2map.raster.write import check_output_path
+
+    path = os.fspath(path)  # type: ignore[arg-type]
+    for other, what in [*((i, "an input") for i in inputs), *((o, "the output") for o in outputs)]:
+        if other is not None and os.path.realpath(os.fspath(other)) == os.path.realpath(path):  # type: ignore[arg-type]
+            raise InputError(f"the quick-look {path} would replace {what}; give it its own file name")
+    return check_output_path(path, overwrite)
+
+
+def check_output_folder(out_dir: str | os.PathLike[str], inputs: Iterable[object]) -> None:
+    """Refuse an output folder that is, or contains, an input (replacing it would delete the input;
+    a later run would read its own outputs)."""
+    out_dir = os.fspath(out_dir)
+    for src in inputs:
+        if src is None:
+            continue
+        src = os.fspath(src)  # type: ignore[arg-type]
+        if os.path.exists(src) and same_or_inside(src, out_dir):
+            raise OutputError(f"output folder {out_dir} contains the input {src}; choose a folder outside it")
+
+
+def verify_written(tmp: str, path: str) -> None:
+    """Read back every block of a just-written raster: GDAL reports some write errors (a full disk)
+    only through its error handler, while the call itself succeeds and leaves a truncated file.
+
+    Raises:
+        OutputError: The file cannot be read back in full.
+    """
+    try:
+        with GDAL_LOCK, rasterio.open(tmp) as ds:
+            step = max(1, (64 << 20) // max(1, ds.width * ds.count * np.dtype(ds.dtypes[0]).itemsize))
+            for row in range(0, ds.height, step):
+                ds.read(window=Window(0, row, ds.width, min(step, ds.height - row)))
+    except RasterioError as exc:
+        raise write_error(path, exc, "the written file does not read back; nothing was kept") from None
+
+
+def remove_written(path: str) -> None:
+    """Remove a GeoTIFF we wrote and its side files (plain unlinks: a truncated file cannot be opened)."""
+    for p in (path, path + ".aux.xml", path + ".msk"):
+        if os.path.exists(p):
+            os.unlink(p)
+
+
+def write_error(path: str, exc: BaseException, what: str = "nothing was kept") -> OutputError:
+    """A one-line :class:`OutputError` for a failed write, saying so when the disk is full
+    (GDAL's own message is then "Write failed. See previous exception")."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        full = shutil.disk_usage(folder).free < (1 << 20)
+    except OSError:
+        full = False
+    why = "no space left on the device" if full else " ".join(str(exc).split())
+    return OutputError(f"cannot write {path}: {why} ({what})")
