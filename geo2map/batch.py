@@ -73,6 +73,17 @@ def _out_name(rel: str) -> str:
 def _stac_scenes(path: str, asset: str | None) -> list[Scene]:
     import pystac
 
+    try:
+        return _stac_items(path, asset)
+    except Geo2MapError:
+        raise
+    except (pystac.STACError, pystac.STACTypeError, KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{path} is not a valid STAC document: {' '.join(str(exc).split())[:200]}") from None
+
+
+def _stac_items(path: str, asset: str | None) -> list[Scene]:
+    import pystac
+
     with open(path) as f:
         doc = json.load(f)
     if doc.get("type") == "FeatureCollection":

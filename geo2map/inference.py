@@ -39,7 +39,12 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 def resolve_device(device: str = "auto") -> Any:
     """``auto``/``cpu``/``cuda``/``cuda:N`` → a usable :class:`torch.device` (or a clear error)."""
-    import torch
+    try:
+        import torch
+    except ImportError:
+        from geo2map.models.package import TORCH_HINT
+
+        raise InputError(f"this model {TORCH_HINT}") from None
 
     text = (device or "auto").strip().lower()
     if text == "auto":
@@ -53,7 +58,10 @@ def resolve_device(device: str = "auto") -> Any:
             raise InputError(f"--device {device}: CUDA is not available in this PyTorch build or machine")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise InputError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    elif dev.type not in ("cpu", "mps"):
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise InputError(f"--device {device}: this PyTorch build or machine has no MPS (Apple GPU) support")
+    elif dev.type != "cpu":
         raise InputError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
     return dev
 

@@ -38,14 +38,19 @@ from geo2map.mosaic.blend import BlendMethod
 from geo2map.raster.gdal_lock import GDAL_LOCK
 from geo2map.raster.open import RasterSource, block_cache_env, open_raster
 from geo2map.raster.padding import CroppedSink, Pads
-from geo2map.raster.safety import DIR_SUFFIX, check_output_folder, check_side_output, remove_stale_temps
+from geo2map.raster.safety import (
+    DIR_SUFFIX,
+    check_output_folder,
+    check_raster_output,
+    check_side_output,
+    remove_stale_temps,
+)
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import (
     BackgroundWriter,
     OutputSpec,
     Preset,
     RasterWriter,
-    check_output_path,
     photometric_for,
     usual_mode,
 )
@@ -233,7 +238,7 @@ def remosaic_raster(
 
     Progress counts tiles, including empty ones that are skipped.
     """
-    check_output_path(dst, overwrite)
+    check_raster_output(dst, overwrite)
     with open_raster(
         src, bidx=bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
     ) as source:
@@ -608,7 +613,7 @@ def mosaic_tiles(
     Args:
         which: ``A`` (the source tiles) or ``B`` (the pair's tiles).
     """
-    check_output_path(dst, overwrite)
+    check_raster_output(dst, overwrite)
     gdf, grid = read_tile_index(tile_dir)
     column = "file" if which == "A" else "pair_file"
     if column not in gdf.columns:

@@ -36,9 +36,9 @@ from geo2map.errors import BandSelectionError, InputError, ModelError
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.raster.open import RasterSource, open_raster
 from geo2map.raster.padding import Pads, ReflectPadded, fit_tile, padded_grid, scene_context
-from geo2map.raster.safety import check_side_output
+from geo2map.raster.safety import check_raster_output, check_side_output
 from geo2map.raster.tiling import Tile, TileGrid
-from geo2map.raster.write import OutputSpec, Preset, check_output_path
+from geo2map.raster.write import OutputSpec, Preset
 from geo2map.tiler import TileStream, count_tiles, iter_tiles, output_masking, spec_for, write_streamed
 
 Progress = Callable[[int, int], None]
@@ -270,7 +270,7 @@ def translate_raster(
 
     t_start = time.perf_counter()
     dst = os.fspath(dst)
-    check_output_path(dst, overwrite)
+    check_raster_output(dst, overwrite)
     if quicklook:
         check_side_output(quicklook, overwrite, inputs=[src], outputs=[dst])
     source, loaded = open_for_model(
@@ -348,6 +348,8 @@ def translate_raster(
                 counts["translated"] += 1
                 report()
             report()
+            if columns[1] == grid.width and not counts["translated"] and card.task != "identity":
+                raise InputError(f"{src} has no valid pixel (all nodata in the bands used): nothing to translate")
 
         write_streamed(source, dst, spec, grid, tiles, overwrite, blend, per_band, max_stripe_width, pads, margin)
         if progress:

@@ -91,6 +91,7 @@ class ModelCard:
             raise ModelError(f"model card task {self.task!r} is not one of {', '.join(TASKS)}")
         if self.inference_mode not in ("eval", "train"):
             raise ModelError("model card inference_mode must be 'eval' or 'train'")
+        self._check_numbers()
         if self.input_bands and len(self.input_bands) != a.in_bands:
             raise ModelError(f"card lists {len(self.input_bands)} input bands, architecture has {a.in_bands}")
         if self.output_bands and len(self.output_bands) != a.out_bands:
@@ -135,6 +136,30 @@ class ModelCard:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"malformed model card: {exc}") from None
+
+    def _check_numbers(self) -> None:
+        """Types and ranges, before anything is built from them (ngf 10⁹ would allocate forever)."""
+        import numpy as np
+
+        a = self.architecture
+        ngf_min = 0 if self.task == "identity" else 1
+        for name, value, lo, hi in (
+            ("architecture.in_bands", a.in_bands, 1, 4096),
+            ("architecture.out_bands", a.out_bands, 1, 4096),
+            ("architecture.ngf", a.ngf, ngf_min, 1024),
+            ("tile_size", self.tile_size, 1, 65536),
+            ("overlap", self.overlap, 0, 65535),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise ModelError(f"model card {name} must be a whole number from {lo} to {hi}, not {value!r}")
+        if not isinstance(a.dropout, bool):
+            raise ModelError(f"model card architecture.dropout must be true or false, not {a.dropout!r}")
+        try:
+            kind = np.dtype(self.output_dtype).kind
+        except TypeError:
+            kind = ""
+        if kind not in "uif" or not kind:
+            raise ModelError(f"model card output_dtype {self.output_dtype!r} is not a raster data type (uint8, ...)")
 
     @property
     def receptive_field(self) -> int | None:

@@ -42,15 +42,32 @@ def _sniff(path: str) -> None:
     raise ModelError(f"{path} is not a geo2map model file (not safetensors)")
 
 
+def _resolve(path: str | os.PathLike[str]) -> str:
+    """A model file path as given, or the file of a built-in/plugin model name (``sar2rgb``)."""
+    text = os.fspath(path)
+    if os.path.exists(text):
+        if os.path.isdir(text):
+            raise ModelError(f"{text} is a folder, not a model file (.safetensors or .onnx)")
+        return text
+    from geo2map.models.registry import IDENTITY, available, resolve
+
+    if text != IDENTITY and (text in available() or text.endswith(".onnx")):
+        try:
+            return resolve(text)
+        except ModelError:
+            pass
+    return text
+
+
 def read_card(path: str | os.PathLike[str]) -> ModelCard:
     """Read only the card of a model file, ``.safetensors`` or ``.onnx`` (no weights loaded)."""
     from geo2map.models.onnx_model import is_onnx, read_onnx_card
 
+    path = _resolve(path)
     if is_onnx(path):
         return read_onnx_card(path)
     from safetensors import safe_open
 
-    path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelError(f"model file {path} does not exist")
     _sniff(path)
@@ -118,6 +135,7 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> LoadedModel
     """
     from geo2map.models.onnx_model import is_onnx, load_onnx
 
+    path = _resolve(path)
     if is_onnx(path):
         return load_onnx(path, device)  # type: ignore[no-any-return]
     try:
@@ -152,6 +170,17 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> LoadedModel
     except Exception as exc:
         raise ModelError(f"cannot read the weights in {path}: {' '.join(str(exc).split())}") from None
     own = net.state_dict()
+    wrong = [k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if wrong:
+        k = wrong[0]
+        raise ModelError(
+            f"{path}: weights do not fit the card's architecture ({a.generator}, ngf {a.ngf}): {len(wrong)} "
+            f"tensor(s) of another shape, e.g. {k} is {tuple(state[k].shape)}, the card implies {tuple(own[k].shape)}"
+        )
+    if not all(bool(torch.isfinite(v).all()) for v in state.values() if v.is_floating_point()):
+        raise ModelError(
+            f"{path}: the weights hold NaN or infinite values (a diverged training?): the model is unusable"
+        )
     state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
     result = net.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:

@@ -132,10 +132,14 @@ class StreamingMosaic:
             den += wt
 
     def _flush(self, upto: int) -> None:
+        """Finalise rows up to ``upto``, a buffer's height at a time (tile rows with no valid tile
+        leave gaps taller than the buffer: those rows are nodata)."""
         upto = min(upto, self.grid.height)
-        n = upto - self._top
-        if n <= 0:
-            return
+        while self._top < upto:
+            self._flush_rows(min(upto - self._top, self._num.shape[1]))
+
+    def _flush_rows(self, n: int) -> None:
+        upto = self._top + n
         num, den = self._num[:, :n], self._den[:, :n]
         valid = den > 0
         if self.winner:

@@ -86,6 +86,27 @@ def check_side_output(
     return check_output_path(path, overwrite)
 
 
+def check_raster_output(path: str | os.PathLike[str], overwrite: bool) -> str:
+    """The main output's rules (:func:`~geo2map.raster.write.check_output_path`), and a GeoTIFF name:
+    geo2map streams tiled GeoTIFF (or COG), which a ``.png`` or ``.jpg`` name would misrepresent."""
+    from rasterio.drivers import driver_from_extension
+
+    from geo2map.raster.write import check_output_path
+
+    path = check_output_path(path, overwrite)
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        driver = driver_from_extension(path) if ext else "GTiff"
+    except ValueError:
+        driver = "GTiff"  # an extension GDAL does not know: the file is a GeoTIFF
+    if driver not in ("GTiff", "COG"):
+        raise InputError(
+            f"output {path}: geo2map writes GeoTIFF (.tif); convert afterwards for {driver}, "
+            f"e.g. gdal_translate -of {driver} out.tif {os.path.basename(path)}"
+        )
+    return path
+
+
 def check_output_folder(out_dir: str | os.PathLike[str], inputs: Iterable[object]) -> None:
     """Refuse an output folder that is, or contains, an input (replacing it would delete the input;
     a later run would read its own outputs)."""

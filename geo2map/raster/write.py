@@ -148,6 +148,9 @@ class OutputSpec:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise InputError(f"unknown output preset {self.preset!r}; choose {', '.join(PRESETS)}")
+        from geo2map.raster.creation_options import check_creation_options
+
+        check_creation_options(self.creation_options, cog=self.preset == "cog", dtype=self.dtype)
 
     def gtiff_profile(self) -> dict[str, Any]:
         """The rasterio profile of the tiled GeoTIFF written first."""

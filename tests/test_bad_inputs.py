@@ -1,0 +1,109 @@
+"""Bad inputs get one clear line and exit 1, never a traceback, a silently ignored option or a broken file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import RGB, save_tiny_model, write_raster
+
+from geo2map.cli.main import cli
+from geo2map.errors import ModelError
+from geo2map.models.package import load_model, read_card, save_model
+
+
+def _fails(runner, args: list, match: str, output: Path | None = None) -> str:
+    res = runner.invoke(cli, [str(a) for a in args])
+    assert res.exit_code == 1, res.output
+    assert match in res.output and "Traceback" not in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1, res.output
+    if output is not None:
+        assert not output.exists()
+    return res.output
+
+
+@pytest.mark.parametrize(
+    "co,match",
+    [("COMPRESS=NOPE", "COMPRESS=NOPE"), ("FOO=BAR", "FOO"), ("ZLEVEL=99", "ZLEVEL=99")],
+)
+def test_creation_option_typos_are_errors(runner, tmp_path: Path, co: str, match: str) -> None:
+    out = tmp_path / "o.tif"
+    _fails(runner, ["translate", RGB, "-m", "identity", "-o", out, "--co", co], match, out)
+    res = runner.invoke(cli, ["translate", str(RGB), "-m", "identity", "-o", str(out), "--co", "ZLEVEL=9", "-q"])
+    assert res.exit_code == 0, res.output
+
+
+def test_an_output_name_of_another_format_is_refused(runner, tmp_path: Path) -> None:
+    for name in ("o.png", "o.jpg"):
+        _fails(runner, ["translate", RGB, "-m", "identity", "-o", tmp_path / name], "writes GeoTIFF", tmp_path / name)
+
+
+def test_models_with_broken_weights_or_cards_are_refused(tmp_path: Path, runner) -> None:
+    good = save_tiny_model(tmp_path / "good.safetensors", "tiny", {"name": "optical_u8", "params": {}})
+    loaded = load_model(good)
+    net, card = loaded.generator, loaded.card
+    with torch.no_grad():
+        next(net.parameters()).fill_(float("nan"))
+    nan = save_model(tmp_path / "nan.safetensors", net, card)
+    with pytest.raises(ModelError, match="NaN"):
+        load_model(nan)
+    _fails(runner, ["translate", RGB, "-m", nan, "--bidx", "1", "-o", tmp_path / "x.tif"], "NaN", tmp_path / "x.tif")
+    from safetensors.numpy import load_file, save_file
+
+    weights = load_file(str(good))
+    for change, match in (
+        ({"ngf": 32}, "another shape"),
+        ({"ngf": 16.5}, "whole number"),
+        ({"ngf": -4}, "whole number"),
+        ({"ngf": 10**9}, "whole number"),
+        ({"in_bands": "two"}, "whole number"),
+    ):
+        d = card.to_dict()
+        d["architecture"].update(change)
+        bad = tmp_path / "bad.safetensors"
+        save_file(weights, str(bad), metadata={"geo2map_card": json.dumps(d)})
+        with pytest.raises(ModelError, match=match):
+            load_model(bad)
+    d = card.to_dict()
+    d["output_dtype"] = "banana"
+    save_file(weights, str(tmp_path / "banana.safetensors"), metadata={"geo2map_card": json.dumps(d)})
+    with pytest.raises(ModelError, match="output_dtype"):
+        read_card(tmp_path / "banana.safetensors")
+
+
+def test_devices_stac_folders_and_names(runner, tmp_path: Path) -> None:
+    _fails(runner, ["translate", RGB, "-m", "sat2map", "--device", "mps", "-o", tmp_path / "x.tif"], "MPS")
+    items = tmp_path / "items.json"
+    items.write_text('{"type": "Feature"}')
+    _fails(runner, ["batch", items, "-m", "identity", "-o", tmp_path / "b"], "not a valid STAC document")
+    _fails(runner, ["translate", RGB, "-m", tmp_path, "-o", tmp_path / "x.tif"], "is a folder")
+    assert read_card("sar2rgb").name == "sar2rgb"  # the library takes built-in names, like the CLI
+    assert load_model("sat2map").card.name == "sat2map"
+
+
+def test_an_all_nodata_input_says_so(runner, tmp_path: Path) -> None:
+    src = write_raster(tmp_path / "nd.tif", np.zeros((3, 300, 300), "uint8"), nodata=0)
+    out = tmp_path / "o.tif"
+    _fails(runner, ["translate", src, "-m", "sat2map", "-o", out], "has no valid pixel", out)
+    _fails(runner, ["evaluate", "-m", "sat2map", "--data", src, "--pair", src, "-o", tmp_path / "ev"], "no valid pixel")
+    res = runner.invoke(cli, ["translate", str(src), "-m", "identity", "-o", str(out), "-q"])
+    assert res.exit_code == 0, res.output  # identity copies nodata as nodata
+
+
+def test_rows_after_a_gap_taller_than_a_tile_are_written(tmp_path: Path) -> None:
+    """The mosaicker finalises rows a buffer at a time: empty tile rows (skipped) leave nodata, not a
+    truncated output (it used to stop after the first buffer's rows)."""
+    from geo2map.tiler import remosaic_raster
+
+    data = np.zeros((1, 1000, 300), "uint8")
+    data[:, 900:] = 7
+    src = write_raster(tmp_path / "gap.tif", data, nodata=0)
+    out = remosaic_raster(src, tmp_path / "o.tif", size=128, overlap=32)
+    import rasterio
+
+    with rasterio.open(out) as ds:
+        got = ds.read(1)
+    assert (got[900:] == 7).all() and (got[:900] == 0).all()
