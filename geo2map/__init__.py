@@ -30,6 +30,9 @@ _LAZY = {
     "save_model": "geo2map.models.package",
     "ModelCard": "geo2map.models.card",
     "build_generator": "geo2map.models.networks",
+    "export_onnx": "geo2map.models.onnx_model",
+    "checker_ratio": "geo2map.artefacts",
+    "crop_consistency": "geo2map.artefacts",
 }
 
 __all__ = ["__version__", *_LAZY]

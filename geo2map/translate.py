@@ -19,9 +19,7 @@ One pass over the scene, in bounded memory::
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,13 +30,14 @@ import numpy as np
 from rasterio.enums import ColorInterp
 
 from geo2map._version import __version__
-from geo2map.errors import BandSelectionError, InputError, ModelError
+from geo2map.errors import InputError, ModelError
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.raster.open import RasterSource, open_raster
 from geo2map.raster.padding import Pads, ReflectPadded, fit_tile, padded_grid, scene_context
 from geo2map.raster.safety import check_raster_output, check_side_output
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import OutputSpec, Preset
+from geo2map.scene_checks import bands_by_name, check_bands, polarisation_note, resolution_note
 from geo2map.tiler import TileStream, count_tiles, iter_tiles, output_masking, spec_for, write_streamed
 
 Progress = Callable[[int, int], None]
@@ -81,37 +80,6 @@ def load_for_translation(model: Any, source: RasterSource, device: str = "cpu") 
     return load_model(path, device=device if is_onnx(path) else "cpu")  # torch models move in the Translator
 
 
-def check_bands(card: Any, source: RasterSource) -> None:
-    """Raise a clear error when the scene's (selected) bands do not fit the model."""
-    want = card.architecture.in_bands
-    if card.task == "identity" or source.count == want:
-        return
-    names = ", ".join(b.name for b in card.input_bands) or f"{want} band(s)"
-    have = ", ".join(f"{i}:{d}" if d else str(i) for i, d in zip(source.indexes, source.descriptions, strict=True))
-    raise BandSelectionError(
-        f"model {card.name or '?'} expects {want} input band{'s' if want != 1 else ''} ({names}) but "
-        f"{os.path.basename(source.path)} gives {source.count} (bands {have}); choose them with --bidx, "
-        f"e.g. --bidx {','.join(str(i) for i in source.indexes[:want]) or '1'}"
-    )
-
-
-def bands_by_name(card: Any, source: RasterSource) -> list[int] | None:
-    """The bands of ``source`` whose descriptions name the model's input bands, when the band
-    counts differ (e.g. ``VH`` of a VV+VH Sentinel-1 file for sar2rgb); None otherwise."""
-
-    def key(text: str) -> str:  # "VH (dB)", "vh", "VH_linear" → "vh"
-        words = re.findall(r"[a-z0-9]+", (text or "").lower())
-        return words[0] if words else ""
-
-    wanted = [key(b.name) for b in card.input_bands]
-    if card.task == "identity" or not wanted or source.count == len(wanted):
-        return None
-    names = {key(d): i for i, d in zip(source.indexes, source.descriptions, strict=True) if key(d)}
-    if all(w in names for w in wanted):
-        return [names[w] for w in wanted]
-    return None
-
-
 def open_for_model(
     src: Any, model: Any, bidx: str | Sequence[int] | None, device: str = "cpu", **open_options: Any
 ) -> tuple[RasterSource, Any]:
@@ -130,34 +98,6 @@ def open_for_model(
     return source, loaded
 
 
-def pixel_size_m(source: RasterSource) -> float | None:
-    """The source's pixel size in metres (geometric mean of x and y), or None without a CRS."""
-    crs, t = source.crs, source.transform
-    if crs is None:
-        return None
-    area = abs(t.a * t.e - t.b * t.d)
-    if crs.is_geographic:
-        lat = t.f + t.e * source.height / 2 + t.d * source.width / 2
-        return float(math.sqrt(area * 111_320.0 * 110_540.0 * max(math.cos(math.radians(lat)), 1e-6)))
-    try:
-        factor = float(crs.linear_units_factor[1])
-    except Exception:  # noqa: BLE001 - unknown units: no check
-        return None
-    return float(math.sqrt(area) * factor)
-
-
-def resolution_note(card: Any, source: RasterSource) -> str | None:
-    """A warning when the scene's pixels are more than 2x off the model's training pixels."""
-    trained = card.training.get("pixel_size_m")
-    px = pixel_size_m(source)
-    if not trained or not px or 0.5 <= px / float(trained) <= 2.0:
-        return None
-    return (
-        f"model {card.name} was trained on {float(trained):g} m pixels but this scene has {px:.3g} m pixels: "
-        f"expect poor results; resample first (e.g. gdalwarp -tr {float(trained):g} {float(trained):g} -r average)"
-    )
-
-
 def _tile_settings(card: Any, tile_size: int | None, overlap: int | None) -> tuple[int, int]:
     size = int(tile_size or card.tile_size)
     if card.task != "identity":
@@ -168,8 +108,6 @@ def _tile_settings(card: Any, tile_size: int | None, overlap: int | None) -> tup
             raise InputError(f"tile size {size} must be a multiple of {mult} for {card.architecture.generator}")
     recommended = min(card.overlap, size - 1)
     ov = recommended if overlap is None else int(overlap)
-    if ov < recommended and card.task != "identity":  # identity has no seams to hide
-        raise InputError(f"overlap {ov} is below the model's recommended {recommended} px (seams would show)")
     if not 0 <= ov < size:
         raise InputError(f"overlap {ov} must be smaller than the tile size {size}")
     return size, ov
@@ -282,6 +220,14 @@ def translate_raster(
         size, ov = _tile_settings(card, tile_size, overlap)
         note = resolution_note(card, source)
         notes = [note] if note else []
+        pol = polarisation_note(card, source)
+        if pol:
+            notes.append(pol)
+        if card.task != "identity" and ov < min(card.overlap, size - 1):
+            notes.append(
+                f"overlap {ov} is below the model's recommended {card.overlap} px: seams or tile-grid "
+                "dependence may show"
+            )
         in_scaling = scaling_from_dict(card.input_scaling).fit_source(source)
         out_scaling = in_scaling if card.task == "identity" else scaling_from_dict(card.output_scaling)
         try:  # an output scaling needing scene statistics the card does not fix cannot work

@@ -107,3 +107,33 @@ def test_rows_after_a_gap_taller_than_a_tile_are_written(tmp_path: Path) -> None
     with rasterio.open(out) as ds:
         got = ds.read(1)
     assert (got[900:] == 7).all() and (got[:900] == 0).all()
+
+
+def test_a_vv_scene_into_a_vh_model_gets_a_note(tmp_path: Path) -> None:
+    from geo2map.translate import translate_raster
+
+    rng = np.random.default_rng(0)
+    vv = write_raster(tmp_path / "s1.tif", rng.gamma(1, 0.05, (1, 300, 300)).astype("float32"))
+    import rasterio
+
+    with rasterio.open(vv, "r+") as ds:
+        ds.set_band_description(1, "VV")
+    res = translate_raster(vv, tmp_path / "o.tif", "sar2rgb")
+    assert any("trained on VH only" in n and "VV" in n for n in res.notes), res.notes
+    named = write_raster(tmp_path / "s1a-iw-grd-vv-20200101.tif", rng.gamma(1, 0.05, (1, 300, 300)).astype("float32"))
+    res = translate_raster(named, tmp_path / "o2.tif", "sar2rgb")
+    assert any("VV" in n for n in res.notes)  # from the file name (Sentinel-1 SAFE measurement files)
+    vh = write_raster(tmp_path / "s1a-iw-grd-vh-20200101.tif", rng.gamma(1, 0.05, (1, 300, 300)).astype("float32"))
+    assert not translate_raster(vh, tmp_path / "o3.tif", "sar2rgb").notes
+
+
+def test_output_options_and_a_small_overlap(runner, tmp_path: Path) -> None:
+    assert runner.invoke(cli, ["tile", str(RGB), str(tmp_path / "t"), "-q"]).exit_code == 0
+    res = runner.invoke(cli, ["mosaic", str(tmp_path / "t"), "-o", str(tmp_path / "m.tif"), "-q"])
+    assert res.exit_code == 0 and (tmp_path / "m.tif").exists(), res.output
+    res = runner.invoke(cli, ["mosaic", str(tmp_path / "t"), str(tmp_path / "m2.tif"), "-q"])  # the old form
+    assert res.exit_code == 0 and (tmp_path / "m2.tif").exists(), res.output
+    res = runner.invoke(cli, ["mosaic", str(tmp_path / "t")])
+    assert res.exit_code == 2 and "missing the output" in res.output
+    res = runner.invoke(cli, ["translate", str(RGB), "-m", "sat2map", "--overlap", "16", "-o", str(tmp_path / "s.tif")])
+    assert res.exit_code == 0 and "below the model's recommended" in res.output, res.output

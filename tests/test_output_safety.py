@@ -31,7 +31,8 @@ def full_disk(tmp_path: Path):
     if r.returncode:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
     yield mnt
-    subprocess.run(["umount", str(mnt)], capture_output=True)
+    if subprocess.run(["umount", str(mnt)], capture_output=True).returncode:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)  # still busy: detach it
 
 
 @pytest.fixture
@@ -65,8 +66,11 @@ def test_a_full_disk_in_mosaic_and_batch(full_disk: Path, big: Path, tmp_path: P
     assert os.listdir(full_disk / "b") == ["geo2map-batch.sqlite"]  # the scene failed; the manifest survives
     import sqlite3
 
-    with sqlite3.connect(full_disk / "b" / "geo2map-batch.sqlite") as db:
+    db = sqlite3.connect(full_disk / "b" / "geo2map-batch.sqlite")
+    try:
         ((state, error),) = db.execute("SELECT state, error FROM scenes").fetchall()
+    finally:
+        db.close()
     assert state == "failed" and "no space left" in error
 
 

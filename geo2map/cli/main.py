@@ -27,7 +27,10 @@ class Geo2MapGroup(click.Group):
     """Runs commands with one-line errors and lazily loads plugin commands."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        terminated = []
+
         def on_sigterm(signum: int, frame: Any) -> None:
+            terminated.append(signum)
             raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGTERM, on_sigterm)
@@ -40,7 +43,7 @@ class Geo2MapGroup(click.Group):
             raise
         except KeyboardInterrupt:
             click.echo("Error: interrupted; no output was left behind", err=True)
-            sys.exit(130)
+            sys.exit(143 if terminated else 130)  # 128 + SIGTERM (15) or SIGINT (2), as shells report them
         except ImportError as exc:
             if exc.name not in ("torch", "torchmetrics", "safetensors", "onnx", "onnxruntime"):
                 raise

@@ -16,7 +16,8 @@ from geo2map.cli.options import (
 
 @click.command(short_help="Blend a tile folder back into one raster.")
 @click.argument("tile_dir", type=click.Path(file_okay=False))
-@click.argument("output", type=click.Path(dir_okay=False))
+@click.argument("output", type=click.Path(dir_okay=False), required=False)
+@click.option("-o", "--output", "output_opt", type=click.Path(dir_okay=False), default=None, help="The output raster.")
 @click.option(
     "--which",
     default="A",
@@ -32,7 +33,8 @@ from geo2map.cli.options import (
 @click.option("--quiet", "-q", is_flag=True, default=False, help="No progress bar.")
 def mosaic(
     tile_dir: str,
-    output: str,
+    output: str | None,
+    output_opt: str | None,
     which: str,
     blend: str,
     preset: str,
@@ -41,12 +43,18 @@ def mosaic(
     overwrite: bool,
     quiet: bool,
 ) -> None:
-    """Blend the tiles of TILE_DIR (made by 'geo2map tile') into OUTPUT.
+    """Blend the tiles of TILE_DIR (made by 'geo2map tile') into OUTPUT (or -o OUTPUT).
 
     The output has exactly the grid the tiles were cut from (CRS, transform, size);
     pixels no valid tile covers are nodata.
     """
     from geo2map.raster.write import parse_creation_options
+
+    if output and output_opt and output != output_opt:
+        raise click.UsageError("give the output once: as OUTPUT or as -o OUTPUT")
+    output = output or output_opt
+    if not output:
+        raise click.UsageError("missing the output raster: geo2map mosaic TILE_DIR -o OUTPUT")
     from geo2map.tiler import mosaic_tiles
 
     with progress_bar("mosaicking", not quiet) as progress:

@@ -38,7 +38,9 @@ def _parse_sets(items: tuple[str, ...]) -> dict[str, Any]:
     default=None,
     help="The target raster for a raster --data (resampled onto its grid if needed).",
 )
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="The run folder.")
+@click.option(
+    "-o", "--output", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="The run folder."
+)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="YAML options.")
 @click.option(
     "--preset",

@@ -113,7 +113,7 @@ def build_datasets(cfg: TrainConfig) -> Data:
                 bands_b = [d or f"band{i}" for i, d in zip(b.indexes, b.descriptions, strict=True)]
                 dtype_b = b.dtype
                 ci_b = [c.name for c in b.colorinterp]
-                from geo2map.translate import pixel_size_m
+                from geo2map.scene_checks import pixel_size_m
 
                 pixel = pixel_size_m(a)
             finally:
