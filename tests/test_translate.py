@@ -343,9 +343,12 @@ def test_bad_inputs_give_one_line_errors_and_no_output(tmp_path: Path, tiny_mode
     text = tmp_path / "notes.tif"
     text.write_text("not a raster")
     _cli_error(runner, ["translate", str(text), "--model", "identity", "-o", str(out)])
-    _cli_error(
-        runner, ["translate", str(RGB), "--model", str(tiny_model), "--bidx", "1", "--overlap", "4", "-o", str(out)]
+    # an overlap below the card's is the user's call: allowed, with a note (it used to be refused)
+    small = tmp_path / "small_overlap.tif"
+    res = runner.invoke(
+        cli, ["translate", str(RGB), "--model", str(tiny_model), "--bidx", "1", "--overlap", "4", "-o", str(small)]
     )
+    assert res.exit_code == 0 and "below the model's recommended 16 px" in res.output, res.output
     _cli_error(
         runner, ["translate", str(RGB), "--model", str(tiny_model), "--bidx", "1", "--tile-size", "66", "-o", str(out)]
     )
