@@ -191,3 +191,26 @@ def test_every_generator_and_option_exports(tmp_path: Path, arch, norm, size, up
     with torch.no_grad():
         ref = load_model(path).generator(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(sess.run(None, {"input": x})[0], ref, atol=1e-4)
+
+
+def test_evaluate_and_augment_take_an_onnx_model(tmp_path: Path, runner) -> None:
+    from PIL import Image
+
+    with rasterio.open(RGB) as ds:
+        img = ds.read(window=((200, 456), (200, 456)))
+    for side in ("valA", "valB"):
+        (tmp_path / "pairs" / side).mkdir(parents=True)
+        Image.fromarray(np.moveaxis(img, 0, -1)).save(tmp_path / "pairs" / side / "a.png")
+    onnx_rep = tmp_path / "onnx_rep"
+    res = runner.invoke(cli, ["evaluate", "-m", "sat2map.onnx", "--data", str(tmp_path / "pairs"), "-o", str(onnx_rep)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(
+        cli, ["evaluate", "-m", "sat2map", "--data", str(tmp_path / "pairs"), "-o", str(tmp_path / "torch_rep")]
+    )
+    assert res.exit_code == 0, res.output
+    a = json.loads((onnx_rep / "report.json").read_text())["metrics"]
+    b = json.loads((tmp_path / "torch_rep" / "report.json").read_text())["metrics"]
+    assert abs(a["rmse"] - b["rmse"]) < 0.5  # evaluate runs torch in fp32: the same numbers within rounding
+    res = runner.invoke(cli, ["augment", "-m", "sat2map.onnx", str(tmp_path / "pairs"), str(tmp_path / "aug"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "aug" / "valA" / "a.png").exists()
