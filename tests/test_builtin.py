@@ -146,3 +146,5 @@ def test_a_wheel_ships_the_builtin_models(tmp_path: Path) -> None:
     for name in NAMES:
         assert f"geo2map/models/builtin/{name}.safetensors" in names
         assert f"geo2map/models/builtin/{name}.onnx" in names  # for installs without torch
+    assert "geo2map/data/geo2map_translate.py" in names  # the QGIS script, a real file (no symlink)
+    assert not (root / "geo2map" / "data" / "geo2map_translate.py").is_symlink()
