@@ -261,6 +261,8 @@ COLUMNS = [
 
 
 def phase_table(args: argparse.Namespace) -> None:
+    from geo2map.models.package import read_card
+
     for task in _tasks(args):
         rows = [("shipped", "today's shipped built-in (trained longer: not the same budget)")]
         rows += [(r, RECIPES[r][0]) for r in args.recipes]
@@ -276,11 +278,12 @@ def phase_table(args: argparse.Namespace) -> None:
             m = json.loads(rep.read_text())["metrics"]
             cells = [recipe] + [format(m[k], f) if k in m else "–" for _, k, f in COLUMNS]
             t = json.loads((run / "timing.json").read_text()) if (run / "timing.json").exists() else {}
+            card = read_card(json.loads(rep.read_text())["model_path"])
             cells += [
                 format(t["step_s"], ".2f") if t else "–",
                 format(t["patches_per_s"], ".0f") if t else "–",
                 format(t["scene_mpx_per_s"], ".2f") if t else "–",
-                f"{t['tile']} / {t['overlap']}" if t else "–",
+                f"{card.tile_size} / {card.overlap}",
             ]
             print("| " + " | ".join(cells) + " |")
         print()

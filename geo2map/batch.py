@@ -318,7 +318,7 @@ def translate_scene(
         opts["device"] = _device_for_worker(opts.get("device", "auto"))
         loaded = _worker_model(model, opts["device"])
         os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
-        remove_stale_temps(dst)
+        remove_stale_temps(dst, only_dead=False)
         from geo2map.translate import translate_raster
 
         res = translate_raster(src, dst, loaded, overwrite=True, tags={KEY_TAG: key}, **opts)
@@ -536,7 +536,7 @@ def run_batch(
                 if res["state"] == "done":
                     summary.done.append(sc.name)
                 else:
-                    remove_stale_temps(dst)
+                    remove_stale_temps(dst, only_dead=False)
                     summary.failed[sc.name] = res["error"]
                 manifest.set(sc.name, sc.src, key, res["state"], **{k: v for k, v in res.items() if k != "state"})
                 finished += 1

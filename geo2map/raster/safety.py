@@ -31,6 +31,7 @@ DIR_SUFFIX = ".geo2map-tmp"
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, killed but not yet reaped by its parent, does not)."""
     if pid == os.getpid():
         return True
     try:
@@ -39,7 +40,11 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # someone else's process: alive
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (macOS, Windows): kill(pid, 0) said it exists
+        return True
 
 
 def stale_temps(path: str | os.PathLike[str], suffix: str = TMP_SUFFIX) -> list[str]:
@@ -54,9 +59,19 @@ def stale_temps(path: str | os.PathLike[str], suffix: str = TMP_SUFFIX) -> list[
     return out
 
 
-def remove_stale_temps(path: str | os.PathLike[str], suffix: str = TMP_SUFFIX) -> None:
-    """Remove what killed writers of ``path`` left (see :func:`stale_temps`); live writers' files stay."""
-    for tmp in stale_temps(path, suffix):
+def remove_stale_temps(path: str | os.PathLike[str], suffix: str = TMP_SUFFIX, *, only_dead: bool = True) -> None:
+    """Remove what killed writers of ``path`` left (see :func:`stale_temps`); live writers' files stay.
+
+    ``only_dead=False`` removes every temporary of ``path``, for a caller that knows it is the only
+    writer (``batch``: its manifest gives each scene to one worker, possibly on another host, whose
+    process ids mean nothing here).
+    """
+    if only_dead:
+        temps = stale_temps(path, suffix)
+    else:
+        folder, base = os.path.split(os.path.abspath(path))
+        temps = glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(base)}.*{suffix}*"))
+    for tmp in temps:
         try:
             if os.path.isdir(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
