@@ -79,6 +79,12 @@ def generator_multiple(arch: str) -> int:
     return ARCHITECTURES[arch].multiple
 
 
+def per_tile_statistics(norm: str, inference_mode: str) -> bool:
+    """Whether a generator normalises each tile by its own statistics (instance norm, or batch norm in
+    ``train`` inference mode): then what a tile holds shifts all its pixels, whatever the receptive field."""
+    return norm == "instance" or (norm == "batch" and inference_mode == "train")
+
+
 def context_overlap(arch: str, tile_size: int) -> int | None:
     """The tile overlap that makes a tiled translation equal a whole-scene one, or None.
 

@@ -177,12 +177,11 @@ class ModelCard:
         per-tile statistics (instance norm, or batch norm in ``train`` inference mode)."""
         if self.task == "identity":
             return True
-        from geo2map.models.architectures import context_overlap
+        from geo2map.models.architectures import context_overlap, per_tile_statistics
 
         a = self.architecture
-        per_tile = a.norm == "instance" or (self.inference_mode == "train" and a.norm == "batch")
         ov = context_overlap(a.generator, self.tile_size)
-        return not per_tile and ov is not None and self.overlap >= ov
+        return not per_tile_statistics(a.norm, self.inference_mode) and ov is not None and self.overlap >= ov
 
     def one_line(self) -> str:
         a = self.architecture

@@ -84,12 +84,11 @@ def scene_context(card: Any, size: int, overlap: int) -> tuple[int, int]:
     """
     if card.task == "identity":
         return 0, 0
-    from geo2map.models.architectures import receptive_field
+    from geo2map.models.architectures import per_tile_statistics, receptive_field
 
     a = card.architecture
     half_rf = -(-receptive_field(a.generator) // 2)
-    per_tile = a.norm == "instance" or (a.norm == "batch" and card.inference_mode == "train")
-    margin = half_rf if not per_tile and 2 * half_rf <= overlap else 0
+    margin = half_rf if not per_tile_statistics(a.norm, card.inference_mode) and 2 * half_rf <= overlap else 0
     return max(-(-overlap // 2), margin), margin
 
 

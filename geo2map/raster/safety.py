@@ -47,12 +47,18 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def _temps(path: str | os.PathLike[str], suffix: str) -> list[str]:
+    """Every temporary file (or folder) for ``path``, whoever writes it."""
+    folder, base = os.path.split(os.path.abspath(path))
+    return glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(base)}.*{suffix}*"))
+
+
 def stale_temps(path: str | os.PathLike[str], suffix: str = TMP_SUFFIX) -> list[str]:
     """Temporary files (or folders) for ``path`` whose writing process no longer runs."""
-    folder, base = os.path.split(os.path.abspath(path))
+    base = os.path.basename(os.path.abspath(path))
     pattern = re.compile(re.escape(f".{base}.") + r"(\d+)\.")
     out = []
-    for tmp in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(base)}.*{suffix}*")):
+    for tmp in _temps(path, suffix):
         m = pattern.match(os.path.basename(tmp))
         if m and not _alive(int(m.group(1))):
             out.append(tmp)
@@ -66,12 +72,7 @@ def remove_stale_temps(path: str | os.PathLike[str], suffix: str = TMP_SUFFIX, *
     writer (``batch``: its manifest gives each scene to one worker, possibly on another host, whose
     process ids mean nothing here).
     """
-    if only_dead:
-        temps = stale_temps(path, suffix)
-    else:
-        folder, base = os.path.split(os.path.abspath(path))
-        temps = glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(base)}.*{suffix}*"))
-    for tmp in temps:
+    for tmp in stale_temps(path, suffix) if only_dead else _temps(path, suffix):
         try:
             if os.path.isdir(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -613,9 +613,9 @@ def inference_tiling(cfg: TrainConfig) -> tuple[int, int]:
     tiled translation equals a whole-scene one and fewer pixels are computed twice.
     Otherwise: the training crop, a quarter of it as overlap. ``cfg.overlap`` wins.
     """
-    from geo2map.models.architectures import context_overlap, generator_multiple
+    from geo2map.models.architectures import context_overlap, generator_multiple, per_tile_statistics
 
-    per_tile_stats = cfg.norm == "instance" or (cfg.norm == "batch" and cfg.inference_mode == "train")
+    per_tile_stats = per_tile_statistics(cfg.norm, cfg.inference_mode)
     # the receptive field must fit the training crop: interior pixels learnt with real context
     ov = None if per_tile_stats else context_overlap(cfg.generator, 2 * cfg.crop_size)
     if ov is None:
