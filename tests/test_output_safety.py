@@ -133,3 +133,10 @@ def test_a_killed_run_leaves_temporaries_that_the_next_run_removes(tmp_path: Pat
     assert live.exists()
     with rasterio.open(out) as ds:
         assert ds.count == 3
+
+
+def test_the_quick_start_tile_quicklook_goes_into_a_folder_tile_creates(tmp_path: Path) -> None:
+    """README's quick start: `geo2map tile ... out/tiles --quicklook out/tiles.png` with no out/ yet."""
+    r = _run("tile", RGB, tmp_path / "out" / "tiles", "--quicklook", tmp_path / "out" / "tiles.png", "-q")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / "tiles.png").read_bytes()[:4] == b"\x89PNG"

@@ -23,7 +23,7 @@ import rasterio
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from geo2map.errors import InputError, OutputError
+from geo2map.errors import InputError, OutputError, OutputExistsError
 from geo2map.raster.gdal_lock import GDAL_LOCK
 
 TMP_SUFFIX = ".geo2map-tmp.tif"
@@ -91,15 +91,18 @@ def same_or_inside(path: str, folder: str) -> bool:
 def check_side_output(
     path: str | os.PathLike[str], overwrite: bool, *, inputs: Iterable[object] = (), outputs: Iterable[object] = ()
 ) -> str:
-    """A second output (a quick-look PNG) obeys the main output's rules, and is none of the files
+    """A second output (a quick-look PNG) obeys the main output's rules (its folder may still be to
+    come: ``tile out/tiles --quicklook out/tiles.png`` creates ``out/``), and is none of the files
     the command reads or writes."""
-    from geo2map.raster.write import check_output_path
-
     path = os.fspath(path)  # type: ignore[arg-type]
     for other, what in [*((i, "an input") for i in inputs), *((o, "the output") for o in outputs)]:
         if other is not None and os.path.realpath(os.fspath(other)) == os.path.realpath(path):  # type: ignore[arg-type]
             raise InputError(f"the quick-look {path} would replace {what}; give it its own file name")
-    return check_output_path(path, overwrite)
+    if os.path.isdir(path):
+        raise OutputError(f"quick-look {path} is a folder; give a file name such as out.png")
+    if os.path.exists(path) and not overwrite:
+        raise OutputExistsError(f"output {path} exists; pass --overwrite to replace it")
+    return path
 
 
 def check_raster_output(path: str | os.PathLike[str], overwrite: bool) -> str:
