@@ -32,7 +32,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 4
-EPOCHS = 6  # the budget is spread over 6 epochs so the cosine one-cycle LR runs its course
+EPOCHS = 6  # the budget is spread over at least 6 epochs so the cosine one-cycle LR runs its course
 
 #: task -> (data folder under --data, evaluation split, shipped built-in to compare with)
 TASKS: dict[str, tuple[str, str]] = {
@@ -71,7 +71,7 @@ def _geo2map() -> list[str]:
 def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]:
     folder, _ = TASKS[task]
     opts = {"preset": "stable", "ngf": 16, **RECIPES[recipe][1]}
-    steps = max(1, args.images // (EPOCHS * BATCH))
+    epochs, steps = budget(args.images, train_count(Path(args.data) / folder))
     cmd = [
         *_geo2map(),
         "train",
@@ -80,7 +80,7 @@ def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]
         "--out",
         str(Path(args.runs) / task / recipe),
         "--epochs",
-        str(EPOCHS),
+        str(epochs),
         "--batch-size",
         str(BATCH),
         "--seed",
@@ -101,6 +101,25 @@ def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]
     return cmd
 
 
+def train_count(data: Path) -> int:
+    """How many training pairs ``geo2map train`` keeps from ``data`` (after its validation split)."""
+    from geo2map.train.config import TrainConfig
+    from geo2map.train.loop import build_datasets
+
+    return len(build_datasets(TrainConfig(data=str(data))).train)
+
+
+def budget(images: int, n_train: int) -> tuple[int, int]:
+    """(epochs, steps per epoch) that show ``images`` training images at batch 4.
+
+    At least :data:`EPOCHS` epochs; more when one epoch of the training set is too short
+    to hold its share, so a small set (Potsdam: 400 pairs) still gets the full budget.
+    """
+    per_epoch = max(1, n_train // BATCH)
+    epochs = max(EPOCHS, -(-images // (per_epoch * BATCH)))
+    return epochs, max(1, min(per_epoch, images // (epochs * BATCH)))
+
+
 def _tasks(args: argparse.Namespace) -> list[str]:
     out = []
     for task in args.tasks:
@@ -116,7 +135,8 @@ def phase_train(args: argparse.Namespace) -> None:
         for recipe in args.recipes:
             run = Path(args.runs) / task / recipe
             done = run / "history.json"
-            if done.exists() and len(json.loads(done.read_text())) >= EPOCHS:
+            epochs = budget(args.images, train_count(Path(args.data) / TASKS[task][0]))[0]
+            if done.exists() and len(json.loads(done.read_text())) >= epochs:
                 continue
             run.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()

@@ -37,6 +37,7 @@ from geo2map.raster.padding import Pads, ReflectPadded, fit_tile, padded_grid, s
 from geo2map.raster.safety import check_raster_output, check_side_output
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import OutputSpec, Preset
+from geo2map.input_domain import fit_input_scaling
 from geo2map.scene_checks import bands_by_name, check_bands, polarisation_note, resolution_note
 from geo2map.tiler import TileStream, count_tiles, iter_tiles, output_masking, spec_for, write_streamed
 
@@ -228,7 +229,9 @@ def translate_raster(
                 f"overlap {ov} is below the model's recommended {card.overlap} px: seams or tile-grid "
                 "dependence may show"
             )
-        in_scaling = scaling_from_dict(card.input_scaling).fit_source(source)
+        in_scaling, domain = fit_input_scaling(card, source)
+        if domain:
+            notes.append(domain)
         out_scaling = in_scaling if card.task == "identity" else scaling_from_dict(card.output_scaling)
         try:  # an output scaling needing scene statistics the card does not fix cannot work
             out_scaling.inverse(np.zeros((card.architecture.out_bands, 1, 1), np.float32))
