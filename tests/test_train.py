@@ -341,6 +341,55 @@ def test_bad_training_input(tmp_path: Path, runner) -> None:
     assert res.exit_code != 0 and "unknown training option" in res.output
 
 
+@pytest.mark.parametrize(
+    "setting,match",
+    [
+        ("lambda_l1=abc", "lambda_l1 must be a number"),
+        ("batch_size=[1,2]", "batch_size must be an integer"),
+        ("flip=3", "flip must be true or false"),
+        ("scaling_a=x", "scaling_a must be a mapping"),
+    ],
+)
+def test_wrong_option_types_are_one_line_and_leave_no_run_folder(tmp_path: Path, runner, setting, match) -> None:
+    out = tmp_path / "r"
+    res = runner.invoke(cli, ["train", "--data", str(BEN), "--out", str(out), "--set", setting])
+    assert res.exit_code == 1 and match in res.output and "Traceback" not in res.output, res.output
+    assert not out.exists()
+
+
+def test_a_failing_start_leaves_nothing_behind(tmp_path: Path, runner) -> None:
+    bad = tmp_path / "bad"
+    for side in ("trainA", "trainB"):
+        (bad / side).mkdir(parents=True)
+        (bad / side / "a.png").write_text("not an image")
+    res = runner.invoke(cli, ["train", "--data", str(bad), "--out", str(tmp_path / "r"), "-q"])
+    assert res.exit_code == 1 and "a.png" in res.output and "Traceback" not in res.output, res.output
+    assert not (tmp_path / "r").exists()  # no config.yaml, no samples/ of a run that never started
+
+
+def test_resume_refuses_other_architectures_and_foreign_checkpoints(tmp_path: Path) -> None:
+    from geo2map.errors import InputError
+
+    Trainer(_tiny(tmp_path, epochs=1), tmp_path / "r").fit()
+    ckpt = tmp_path / "r" / "checkpoint.pt"
+    good = ckpt.read_bytes()
+    with pytest.raises(InputError, match="was trained with generator resnet_6blocks"):
+        Trainer(_tiny(tmp_path, generator="unet_128"), tmp_path / "r").fit()
+    ckpt.write_bytes(np.random.default_rng(0).bytes(4000))
+    with pytest.raises(InputError, match="not a readable geo2map checkpoint"):
+        Trainer(_tiny(tmp_path), tmp_path / "r").fit()
+    import pickle
+
+    ckpt.write_bytes(pickle.dumps({"run": print}))  # a pickle naming a global: never executed, refused
+    with pytest.raises(InputError, match="not a readable geo2map checkpoint"):
+        Trainer(_tiny(tmp_path), tmp_path / "r").fit()
+    torch.save({"x": torch.zeros(2)}, ckpt)
+    with pytest.raises(InputError, match="not a geo2map training checkpoint"):
+        Trainer(_tiny(tmp_path), tmp_path / "r").fit()
+    ckpt.write_bytes(good)
+    assert Trainer(_tiny(tmp_path), tmp_path / "r").fit()["epoch"] == 2
+
+
 def test_tahoe_dsm_to_aerial_pair(tmp_path: Path) -> None:
     """The lidar DSM + aerial photo pair (bundled copies) trains from the two GeoTIFFs directly."""
     tahoe = DATA / "tahoe"

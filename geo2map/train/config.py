@@ -105,6 +105,7 @@ class TrainConfig:
     overlap: int | None = None
 
     def validate(self) -> TrainConfig:
+        self._check_types()
         if self.mode not in ("pix2pix", "cyclegan"):
             raise InputError("--mode must be pix2pix or cyclegan")
         if self.gan_mode not in ("vanilla", "lsgan", "hinge"):
@@ -129,6 +130,18 @@ class TrainConfig:
             raise InputError("no training data: pass --data")
         return self
 
+    def _check_types(self) -> None:
+        """Every option has the type its field declares (``--set lambda_l1=abc`` is an error, not a crash)."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kinds = _KINDS.get(str(f.type).replace(" | None", ""), (str,))
+            if value is None and "None" in str(f.type):
+                continue
+            if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+                want = {"int": "an integer", "float": "a number", "bool": "true or false"}.get(kinds[0].__name__, "")
+                want = want or ("a mapping" if kinds[0] is dict else "a word")
+                raise InputError(f"training option {f.name} must be {want}, not {value!r}")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -138,6 +151,14 @@ class TrainConfig:
         with open(path, "w") as f:
             yaml.safe_dump(self.to_dict(), f, sort_keys=False)
 
+
+#: the Python types each declared field type accepts (Literal and str fields: str)
+_KINDS: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (float, int),
+    "bool": (bool,),
+    "dict[str, Any]": (dict,),
+}
 
 _PAPER: dict[str, dict[str, Any]] = {
     "pix2pix": {

@@ -276,18 +276,47 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
 
 
 def load_checkpoint(path: str, device: Any) -> dict[str, Any]:
-    """Our own checkpoint.pt, read weights-only. Runs before this fix stored the cosine schedule's
-    learning rates as numpy scalars: those (and only those) numpy types are allowed."""
+    """Our own checkpoint.pt, read weights-only (never executed). Runs before this fix stored the
+    cosine schedule's learning rates as numpy scalars: those (and only those) numpy types are allowed."""
     import torch
 
-    try:
-        return torch.load(path, map_location=device, weights_only=True)  # type: ignore[no-any-return]
-    except Exception as exc:  # noqa: BLE001 - pickle.UnpicklingError for numpy scalars
-        if "numpy" not in str(exc):
-            raise
-    allowed = [np._core.multiarray.scalar, np.dtype, type(np.dtype("float64"))]
-    with torch.serialization.safe_globals(allowed):
-        return torch.load(path, map_location=device, weights_only=True)  # type: ignore[no-any-return]
+    import warnings
+
+    unreadable = f"{path} is not a readable geo2map checkpoint; use another --out or --no-resume"
+    with warnings.catch_warnings():  # a foreign pickle's protocol warning: the one-line error says it all
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return torch.load(path, map_location=device, weights_only=True)  # type: ignore[no-any-return]
+        except Exception as exc:  # noqa: BLE001 - pickle.UnpicklingError for numpy scalars
+            if "numpy" not in str(exc):
+                raise InputError(unreadable) from None
+        allowed = [np._core.multiarray.scalar, np.dtype, type(np.dtype("float64"))]
+        try:
+            with torch.serialization.safe_globals(allowed):
+                return torch.load(path, map_location=device, weights_only=True)  # type: ignore[no-any-return]
+        except Exception:  # noqa: BLE001 - other globals: a pickle that is not ours
+            raise InputError(unreadable) from None
+
+
+#: options a checkpoint's weights and optimiser state depend on: a resume must not change them
+ARCHITECTURE_OPTIONS = (
+    "mode",
+    "generator",
+    "ngf",
+    "ndf",
+    "norm",
+    "dropout",
+    "upsample",
+    "padding",
+    "num_d",
+    "n_layers_d",
+)
+
+
+def resume_conflicts(saved: dict[str, Any], cfg: TrainConfig) -> list[str]:
+    """``option value`` for each architecture option the checkpoint was trained with and ``cfg`` changes."""
+    now = cfg.to_dict()
+    return [f"{k} {saved[k]}" for k in ARCHITECTURE_OPTIONS if k in saved and k in now and saved[k] != now[k]]
 
 
 def _card_time(run: str, epoch: int) -> float:
@@ -356,102 +385,126 @@ class Trainer:
         # numpy's global RNG is not used: augmentation draws from per-sample generators
 
     def fit(self, resume: bool = True) -> dict[str, Any]:
-        import torch
-        from torch.utils.data import DataLoader
+        """Train for ``cfg.epochs`` (continuing the run folder's checkpoint when ``resume``).
 
-        from geo2map.train.models import CycleGAN, Pix2Pix
+        Nothing is written to the run folder before the data, the model and the
+        checkpoint to resume from have been checked.
+        """
+        import torch
 
         cfg = self.cfg
-        os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
-        cfg.to_yaml(os.path.join(self.out, "config.yaml"))
         self._seed()
         data = build_datasets(cfg)
         if len(data.train) < cfg.batch_size:
             raise InputError(f"{len(data.train)} training samples, fewer than the batch size {cfg.batch_size}")
         from geo2map.inference import resolve_device
+        from geo2map.train.models import CycleGAN, Pix2Pix
 
         device = resolve_device(cfg.device)
         ac = autocast_dtype(cfg.amp, device)
         self.precision = {torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}.get(ac, "fp32")
-        in_bands = len(data.train.bands_a)
-        out_bands = len(data.train.bands_b)
         cls = Pix2Pix if cfg.mode == "pix2pix" else CycleGAN
-        model = cls(cfg, in_bands, out_bands, device, ac)
+        model = cls(cfg, len(data.train.bands_a), len(data.train.bands_b), device, ac)
         scheds = {k: torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(cfg)) for k, o in model.opts.items()}
-        history: list[dict[str, Any]] = []
-        start = 0
-        before = 0.0  # training seconds of the run before a resume, so the card counts the whole run
         ckpt = os.path.join(self.out, "checkpoint.pt")
+        start, history, before = 0, [], 0.0  # before: training seconds of the run before a resume
         if resume and os.path.exists(ckpt):
-            state = load_checkpoint(ckpt, device)
-            model.load_state_dict(state["model"])
-            for k, s in scheds.items():
-                s.load_state_dict(state["scheds"][k])
-            start = int(state["epoch"])
-            history = list(state["history"])
-            _set_rng(state["rng"])
-            before = float(state.get("time_s") or _card_time(self.out, start))
+            start, history, before = self._restore(ckpt, model, scheds, device)
+        os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
+        cfg.to_yaml(os.path.join(self.out, "config.yaml"))
         steps = len(data.train) // cfg.batch_size
         if cfg.max_steps_per_epoch:
             steps = min(steps, cfg.max_steps_per_epoch)
-        total_steps = steps * cfg.epochs
         t_start = time.perf_counter()
         for epoch in range(start, cfg.epochs):
-            data.train.set_epoch(epoch)
-            gen = torch.Generator().manual_seed(cfg.seed * 1000003 + epoch)
-            loader = DataLoader(
-                data.train,
-                batch_size=cfg.batch_size,
-                shuffle=True,
-                drop_last=True,
-                generator=gen,
-                num_workers=cfg.num_workers,
-                pin_memory=device.type == "cuda",
-                collate_fn=_collate,
-                persistent_workers=False,
-            )
-            model.train(True)
-            sums: dict[str, float] = {}
-            for i, batch in enumerate(loader):
-                if i >= steps:
-                    break
-                g_step = epoch * steps + i
-                sigma = cfg.instance_noise * max(0.0, 1.0 - g_step / max(total_steps, 1))
-                losses = model.step(batch, sigma)
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                if self.progress:
-                    self.progress(
-                        {"epoch": epoch + 1, "epochs": cfg.epochs, "step": i + 1, "steps": steps, "losses": losses}
-                    )
+            record = self._train_epoch(model, data, device, epoch, steps)
             for s in scheds.values():
                 s.step()
-            record: dict[str, Any] = {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()}}
             if len(data.val) and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs):
                 record.update(self.validate(model.generator(), data.val, device, epoch + 1))
             history.append(record)
             self._plot_history(history)
-            last = epoch + 1 == cfg.epochs
-            if last or (epoch + 1) % cfg.checkpoint_every == 0:
-                torch.save(
-                    {
-                        "epoch": epoch + 1,
-                        "model": model.state_dict(),
-                        "scheds": {k: s.state_dict() for k, s in scheds.items()},
-                        "history": history,
-                        "rng": _get_rng(),
-                        "config": cfg.to_dict(),
-                        "time_s": before + time.perf_counter() - t_start,
-                    },
-                    ckpt + ".tmp",
-                )
-                os.replace(ckpt + ".tmp", ckpt)
-                self.save_models(model, data, history, before + time.perf_counter() - t_start, device)
+            if epoch + 1 == cfg.epochs or (epoch + 1) % cfg.checkpoint_every == 0:
+                elapsed = before + time.perf_counter() - t_start
+                self._checkpoint(ckpt, epoch + 1, model, scheds, history, elapsed)
+                self.save_models(model, data, history, elapsed, device)
             if self.progress:
                 self.progress({"epoch_end": epoch + 1, "epochs": cfg.epochs, "metrics": record})
         with open(os.path.join(self.out, "history.json"), "w") as f:
             json.dump(history, f, indent=1)
         return history[-1] if history else {}
+
+    def _restore(self, ckpt: str, model: Any, scheds: dict[str, Any], device: Any) -> tuple[int, list[Any], float]:
+        """Load the run folder's checkpoint into ``model``: (epochs done, history, seconds trained)."""
+        state = load_checkpoint(ckpt, device)
+        if not isinstance(state, dict) or not {"epoch", "model", "scheds", "history", "rng"} <= set(state):
+            raise InputError(f"{ckpt} is not a geo2map training checkpoint; use another --out or --no-resume")
+        changed = resume_conflicts(state.get("config") or {}, self.cfg)
+        if changed:
+            raise InputError(
+                f"{self.out} was trained with {', '.join(changed)}: resume it with the same options, "
+                "or start a new run (another --out, or --no-resume to overwrite it)"
+            )
+        try:
+            model.load_state_dict(state["model"])
+            for k, s in scheds.items():
+                s.load_state_dict(state["scheds"][k])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{ckpt} does not fit this model ({first}); use another --out or --no-resume") from None
+        _set_rng(state["rng"])
+        start = int(state["epoch"])
+        return start, list(state["history"]), float(state.get("time_s") or _card_time(self.out, start))
+
+    def _train_epoch(self, model: Any, data: Data, device: Any, epoch: int, steps: int) -> dict[str, Any]:
+        """One epoch of ``steps`` batches (seeded by epoch: a resumed run sees the same batches)."""
+        import torch
+        from torch.utils.data import DataLoader
+
+        cfg = self.cfg
+        data.train.set_epoch(epoch)
+        loader = DataLoader(
+            data.train,
+            batch_size=cfg.batch_size,
+            shuffle=True,
+            drop_last=True,
+            generator=torch.Generator().manual_seed(cfg.seed * 1000003 + epoch),
+            num_workers=cfg.num_workers,
+            pin_memory=device.type == "cuda",
+            collate_fn=_collate,
+            persistent_workers=False,
+        )
+        model.train(True)
+        total_steps = steps * cfg.epochs
+        sums: dict[str, float] = {}
+        for i, batch in enumerate(loader):
+            if i >= steps:
+                break
+            sigma = cfg.instance_noise * max(0.0, 1.0 - (epoch * steps + i) / max(total_steps, 1))
+            losses = model.step(batch, sigma)
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v
+            if self.progress:
+                self.progress({"epoch": epoch + 1, "epochs": cfg.epochs, "step": i + 1, "steps": steps, "losses": losses})
+        return {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()}}
+
+    def _checkpoint(
+        self, ckpt: str, epoch: int, model: Any, scheds: dict[str, Any], history: list[Any], time_s: float
+    ) -> None:
+        """Everything a resume needs, written atomically."""
+        import torch
+
+        state = {
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "scheds": {k: s.state_dict() for k, s in scheds.items()},
+            "history": history,
+            "rng": _get_rng(),
+            "config": self.cfg.to_dict(),
+            "time_s": time_s,
+        }
+        torch.save(state, ckpt + ".tmp")
+        os.replace(ckpt + ".tmp", ckpt)
 
     # -- validation, pictures ------------------------------------------------
     def validate(self, generator: Any, val: Any, device: Any, epoch: int) -> dict[str, float]:
