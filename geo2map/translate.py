@@ -220,7 +220,7 @@ def translate_raster(
         check_bands(card, source)
         size, ov = _tile_settings(card, tile_size, overlap)
         note = resolution_note(card, source)
-        notes = [note] if note else []
+        notes = [*source.warnings, *([note] if note else [])]
         pol = polarisation_note(card, source)
         if pol:
             notes.append(pol)

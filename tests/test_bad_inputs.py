@@ -137,3 +137,22 @@ def test_output_options_and_a_small_overlap(runner, tmp_path: Path) -> None:
     assert res.exit_code == 2 and "missing the output" in res.output
     res = runner.invoke(cli, ["translate", str(RGB), "-m", "sat2map", "--overlap", "16", "-o", str(tmp_path / "s.tif")])
     assert res.exit_code == 0 and "below the model's recommended" in res.output, res.output
+
+
+def test_an_unknown_dst_crs_is_one_line_and_an_ignored_one_a_note(runner, tmp_path: Path) -> None:
+    import subprocess
+
+    from conftest import GRD, geo2map_exe
+
+    out = tmp_path / "o.tif"
+    proc = subprocess.run(
+        [geo2map_exe(), "translate", str(GRD), "-m", "identity", "-o", str(out), "--dst-crs", "EPSG:999999"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1 and not out.exists()
+    assert proc.stderr.strip().splitlines() == [
+        "Error: --dst-crs: CRS 'EPSG:999999' is not one GDAL understands (try an EPSG code, e.g. EPSG:32633)"
+    ], proc.stderr  # no "ERROR 1: PROJ: ..." line from GDAL before it
+    res = runner.invoke(cli, ["translate", str(RGB), "-m", "identity", "-o", str(out), "--dst-crs", "EPSG:4326"])
+    assert res.exit_code == 0 and "applies to GCP-only rasters" in res.output, res.output

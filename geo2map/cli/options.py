@@ -40,9 +40,24 @@ nodata_opt = click.option(
     help="Treat this value as nodata in the input (e.g. 0 for Sentinel-1 GRD borders), "
     "overriding the raster's own nodata.",
 )
+def _crs(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check ``--dst-crs`` before any work (PROJ's own message on stderr is kept out)."""
+    if value is None:
+        return None
+    from geo2map.errors import InputError
+    from geo2map.raster.open import parse_crs
+
+    try:
+        parse_crs(value)
+    except InputError as exc:
+        raise InputError(f"--dst-crs: {exc}") from None
+    return value
+
+
 dst_crs_opt = click.option(
     "--dst-crs",
     default=None,
+    callback=_crs,
     metavar="CRS",
     help="CRS to warp GCP-only rasters (raw Sentinel-1) onto, e.g. EPSG:32633 "
     "(default: the UTM zone of the scene centre).",

@@ -132,6 +132,17 @@ def _complex_amplitude_vrt(ds: rasterio.io.DatasetReader, path: str) -> str:
     return "".join(parts)
 
 
+def parse_crs(value: str | CRS) -> CRS:
+    """A CRS from user text (``EPSG:32633``, WKT, PROJ string), or a one-line :class:`InputError`."""
+    if isinstance(value, CRS):
+        return value
+    try:
+        with rasterio.Env():  # GDAL's errors go to rasterio's handler, not as "ERROR 1: PROJ" lines on stderr
+            return CRS.from_user_input(value)
+    except Exception:  # noqa: BLE001 - CRSError and whatever PROJ raises
+        raise InputError(f"CRS {value!r} is not one GDAL understands (try an EPSG code, e.g. EPSG:32633)") from None
+
+
 @dataclass
 class RasterSource:
     """An opened raster, ready to be read window by window.
@@ -141,12 +152,14 @@ class RasterSource:
         dataset: The rasterio dataset actually read (the file, or a warped VRT).
         indexes: 1-based band indexes of ``dataset`` that are read.
         notes: Provenance notes (complex→amplitude, GCP warp) for output metadata.
+        warnings: What the user should hear about how the raster was opened (an option it ignores).
     """
 
     path: str
     dataset: Any
     indexes: list[int]
     notes: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     alpha_band: int | None = None
     nodata_override: float | None = None
     _stack: list[Any] = field(default_factory=list, repr=False)
@@ -387,6 +400,7 @@ def open_raster(
         raise RasterReadError(f"{path} is not a raster GDAL can read ({_one_line(exc)})") from None
     stack: list[Any] = [ds]
     notes: dict[str, str] = {}
+    heard: list[str] = []
     try:
         if ds.count == 0:
             raise RasterReadError(f"{path} has no raster bands (is it a vector file?)")
@@ -423,10 +437,7 @@ def open_raster(
                 else:
                     target = gcp_crs
             else:
-                try:
-                    target = CRS.from_user_input(dst_crs)
-                except Exception:
-                    raise InputError(f"--dst-crs {dst_crs!r} is not a CRS GDAL understands") from None
+                target = parse_crs(dst_crs)
             vrt_kwargs: dict[str, Any] = {
                 "crs": target,
                 "src_crs": gcp_crs,
@@ -452,6 +463,12 @@ def open_raster(
                 f"warped from {len(gcps)} GCPs ({gcp_crs.to_string()}) to {target.to_string()} "
                 f"with {resampling} resampling"
             )
+        elif dst_crs is not None:
+            parse_crs(dst_crs)
+            heard.append(
+                f"dst_crs {dst_crs} applies to GCP-only rasters: {os.path.basename(path)} has a geotransform "
+                "and keeps its own CRS (reproject it with gdalwarp -t_srs)"
+            )
         # An alpha band is the mask. GDAL does not always flag it (e.g. a warped VRT
         # over a derived-band VRT), so it is read explicitly.
         alphas = [i + 1 for i, ci in enumerate(current.colorinterp) if ci == ColorInterp.alpha]
@@ -460,6 +477,7 @@ def open_raster(
             dataset=current,
             indexes=indexes,
             notes=notes,
+            warnings=heard,
             alpha_band=alphas[0] if alphas else None,
             nodata_override=nodata,
             _stack=stack,
