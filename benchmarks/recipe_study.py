@@ -93,6 +93,8 @@ def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]
         "--set",
         "samples=2",
         "--set",
+        "checkpoint_every=1",  # an interrupted run resumes from its last epoch
+        "--set",
         f"name={task}_{recipe}",
     ]
     for key in ("generator", "preset", "ngf", "upsample", "padding"):

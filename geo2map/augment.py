@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from geo2map.errors import Geo2MapError, InputError
+from geo2map.errors import Geo2MapError, InputError, one_line
 from geo2map.raster.safety import same_or_inside
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
@@ -80,7 +80,7 @@ def augment_folder(
                 else:
                     result.written.append(_augment_image(src, dst, loaded, work, overwrite, translate_options))
             except (Geo2MapError, OSError, ValueError) as exc:
-                result.failed[rel] = " ".join(str(exc).split())
+                result.failed[rel] = one_line(exc)
             if progress:
                 progress(i, len(files))
     return result

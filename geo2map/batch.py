@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from typing import Any
 
-from geo2map.errors import Geo2MapError, InputError, OutputError
+from geo2map.errors import Geo2MapError, InputError, OutputError, one_line
 from geo2map.raster.safety import remove_stale_temps, same_or_inside
 
 MANIFEST = "geo2map-batch.sqlite"
@@ -78,7 +78,7 @@ def _stac_scenes(path: str, asset: str | None) -> list[Scene]:
     except Geo2MapError:
         raise
     except (pystac.STACError, pystac.STACTypeError, KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{path} is not a valid STAC document: {' '.join(str(exc).split())[:200]}") from None
+        raise InputError(f"{path} is not a valid STAC document: {one_line(exc, 200)}") from None
 
 
 def _stac_items(path: str, asset: str | None) -> list[Scene]:
@@ -330,7 +330,7 @@ def translate_scene(
             "model_loads": _LOADS["n"],
         }
     except Exception as exc:  # noqa: BLE001 - whatever goes wrong, the scene fails alone
-        error = " ".join(str(exc).split()) or type(exc).__name__
+        error = one_line(exc)
         if not isinstance(exc, Geo2MapError | OSError | ValueError | MemoryError | RuntimeError):
             error = f"{type(exc).__name__}: {error}"  # rasterio and other errors: say what kind
         return {"state": "failed", "error": error, "worker": worker, "seconds": time.perf_counter() - t0}
@@ -532,7 +532,7 @@ def run_batch(
                 try:
                     res = fut.result()
                 except Exception as exc:  # noqa: BLE001 - KilledWorker, cancelled: the scene fails alone
-                    res = {"state": "failed", "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
+                    res = {"state": "failed", "error": f"{type(exc).__name__}: {one_line(exc)}"}
                 if res["state"] == "done":
                     summary.done.append(sc.name)
                 else:

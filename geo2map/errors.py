@@ -40,3 +40,16 @@ class OutputError(Geo2MapError, OSError):
 
 class ModelError(Geo2MapError, ValueError):
     """A model file is missing, unreadable or not a geo2map model."""
+
+
+def one_line(exc: BaseException, limit: int | None = None) -> str:
+    """An exception's message on one line (whitespace collapsed, at most ``limit`` characters).
+
+    rasterio's "Read failed. See previous exception for details." hides what GDAL said
+    in the exception it was raised from: that message is used instead.
+    """
+    seen: BaseException | None = exc
+    while seen is not None and "previous exception" in str(seen) and (seen.__cause__ or seen.__context__):
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(str(seen if seen is not None else exc).split()) or type(exc).__name__
+    return text if limit is None or len(text) <= limit else text[: limit - 3].rstrip() + "..."

@@ -36,7 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from geo2map import artefacts
 from geo2map.errors import InputError
+from geo2map.models.registry import IDENTITY
 
 WINDOW = 1024
 
@@ -224,93 +226,135 @@ def evaluate(
     """Evaluate ``model`` on ``data`` and write ``report.json``, ``samples.png`` (and ``error.tif``).
 
     ``crop_pairs``: how many pairs (the first) also get the crop-consistency test, which
-    translates a crop of each once more.
+    translates a crop of each once more. A failed evaluation leaves nothing in ``out_dir``.
     """
-    from geo2map import artefacts
-    from geo2map.models.package import LoadedModel, load_model
-    from geo2map.models.registry import IDENTITY, identity_card, resolve
+    from geo2map.raster.safety import removed_on_error
     from geo2map.sensors import scaling_from_dict
 
-    os.makedirs(out_dir, exist_ok=True)
-    if isinstance(model, LoadedModel):
-        loaded = model
-    elif model == IDENTITY:  # its card depends on the data: 8-bit images here
-        loaded = LoadedModel(identity_card(3, "uint8"), None, IDENTITY)
-    else:
-        loaded = load_model(resolve(model))
+    loaded = _loaded(model)
     model_arg: Any = IDENTITY if loaded.card.task == "identity" else loaded
     out_scaling = scaling_from_dict(loaded.card.output_scaling)
     acc = _Acc()
     per_pair: list[dict[str, Any]] = []
     shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     error_map = None
-    if pair or (os.path.isfile(data) and data.lower().endswith((".tif", ".tiff", ".vrt", ".jp2", ".img"))):
-        if not pair:
-            raise InputError(f"{data} is a raster: give its co-registered target with --pair")
-        error_map = _evaluate_rasters(
-            model_arg, data, pair, out_dir, out_scaling, acc, per_pair, shown, translate_options, pair_bidx
-        )
-        with tempfile.TemporaryDirectory(prefix="geo2map-eval-") as work:
-            per_pair[-1].update(
-                artefacts.raster_artefacts(
-                    data,
-                    os.path.join(out_dir, "prediction.tif"),
-                    model_arg,
-                    work,
-                    lambda x: _to_levels(out_scaling, x),
-                    **translate_options,
-                )
+    if not pair and os.path.isfile(data):
+        from geo2map.raster.open import open_raster
+
+        with open_raster(data, allow_ungeoreferenced=True):  # not a raster: says so
+            pass
+        raise InputError(f"{data} is a single raster: give its co-registered target with --pair")
+    if not (pair or os.path.isdir(data)):
+        raise InputError(f"evaluation data {data} does not exist")
+    with removed_on_error(out_dir):
+        if pair:
+            error_map = _evaluate_rasters(
+                model_arg, data, pair, out_dir, out_scaling, acc, per_pair, shown, translate_options, pair_bidx
             )
-    else:
-        if not os.path.isdir(data):
-            raise InputError(f"evaluation data {data} does not exist")
-        with tempfile.TemporaryDirectory(prefix="geo2map-eval-") as work:
-            for i, (name, a, b) in enumerate(
-                iter_image_pairs(data, direction, split, max_pairs, val_fraction, seed), 1
-            ):
-                out = translate_image(a, model_arg, work, **translate_options)
-                if out.shape != b.shape:
-                    raise InputError(f"{name}: the model gives {out.shape[0]} bands, the target has {b.shape[0]}")
-                lo, lt = _to_levels(out_scaling, out), _to_levels(out_scaling, b)
-                valid = np.ones(b.shape[1:], bool)
-                mse, s = acc.add(lo, lt, valid)
-                acc.psnr.append(psnr_levels(mse))
-                acc.ssim.append(s)
-                rec = {"name": name, "rmse": float(np.sqrt(mse)), "psnr": acc.psnr[-1], "ssim": s}
-                rec["checker"] = artefacts.checker_ratio(lo)
-                if i <= crop_pairs:
-                    crop = artefacts.crop_consistency(
-                        lambda x: translate_image(x, model_arg, work, **translate_options),
-                        a,
-                        out,
-                        levels=lambda x: _to_levels(out_scaling, x),
-                    )
-                    rec["crop_ring"], rec["crop_inner"] = crop["ring"], crop["inner"]
-                per_pair.append(rec)
-                if len(shown) < samples:
-                    shown.append((a, out, b))
-                if progress:
-                    progress(i, max_pairs)
-    if not per_pair:
-        raise InputError(f"no pair found in {data}")
-    metrics = {**acc.metrics(), **artefacts.summarise(per_pair)}
-    report_path = os.path.join(out_dir, "report.json")
-    rep = {
-        "model": loaded.card.name or os.path.basename(loaded.path),
-        "model_path": loaded.path,
-        "data": os.path.abspath(data),
-        "pair": os.path.abspath(pair) if pair else None,
-        "split": split,
-        "direction": direction,
-        "pairs": len(per_pair),
-        "scale": "8-bit levels of the card's output scaling",
-        "metrics": metrics,
-        "per_pair": per_pair,
-    }
-    with open(report_path, "w") as f:
-        json.dump(rep, f, indent=1)
-    sample_path = _sample_grid(shown, os.path.join(out_dir, "samples.png"), rep["model"]) if shown else None
+            _raster_artefacts(model_arg, data, out_dir, out_scaling, per_pair, translate_options)
+        else:
+            pairs = iter_image_pairs(data, direction, split, max_pairs, val_fraction, seed)
+            _evaluate_images(
+                model_arg,
+                pairs,
+                out_scaling,
+                acc,
+                (per_pair, shown),
+                samples,
+                crop_pairs,
+                translate_options,
+                progress,
+                max_pairs,
+            )
+        if not per_pair:
+            raise InputError(f"no pair found in {data}")
+        metrics = {**acc.metrics(), **artefacts.summarise(per_pair)}
+        report_path = os.path.join(out_dir, "report.json")
+        rep = {
+            "model": loaded.card.name or os.path.basename(loaded.path),
+            "model_path": loaded.path,
+            "data": os.path.abspath(data),
+            "pair": os.path.abspath(pair) if pair else None,
+            "split": split,
+            "direction": direction,
+            "pairs": len(per_pair),
+            "scale": "8-bit levels of the card's output scaling",
+            "metrics": metrics,
+            "per_pair": per_pair,
+        }
+        with open(report_path, "w") as f:
+            json.dump(rep, f, indent=1)
+        sample_path = _sample_grid(shown, os.path.join(out_dir, "samples.png"), rep["model"]) if shown else None
     return EvalReport(rep["model"], rep["data"], len(per_pair), metrics, per_pair, report_path, sample_path, error_map)
+
+
+def _loaded(model: Any) -> Any:
+    """A :class:`LoadedModel` from a loaded model, ``identity`` (8-bit images here) or a name or path."""
+    from geo2map.models.package import LoadedModel, load_model
+    from geo2map.models.registry import identity_card, resolve
+
+    if isinstance(model, LoadedModel):
+        return model
+    if model == IDENTITY:  # its card depends on the data: 8-bit images here
+        return LoadedModel(identity_card(3, "uint8"), None, IDENTITY)
+    return load_model(resolve(model))
+
+
+def _raster_artefacts(
+    model_arg: Any, data: str, out_dir: str, out_scaling: Any, per_pair: list[dict[str, Any]], options: dict[str, Any]
+) -> None:
+    """Checker ratio and crop consistency of a raster pair's prediction, added to its record."""
+    with tempfile.TemporaryDirectory(prefix="geo2map-eval-") as work:
+        per_pair[-1].update(
+            artefacts.raster_artefacts(
+                data,
+                os.path.join(out_dir, "prediction.tif"),
+                model_arg,
+                work,
+                lambda x: _to_levels(out_scaling, x),
+                **options,
+            )
+        )
+
+
+def _evaluate_images(
+    model_arg: Any,
+    pairs: Any,
+    out_scaling: Any,
+    acc: _Acc,
+    records: tuple[list[dict[str, Any]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]],
+    samples: int,
+    crop_pairs: int,
+    options: dict[str, Any],
+    progress: Callable[[int, int | None], None] | None = None,
+    max_pairs: int | None = None,
+) -> None:
+    """Image pairs: translate each, score accuracy and artefacts into ``records`` (per pair, shown)."""
+    per_pair, shown = records
+    with tempfile.TemporaryDirectory(prefix="geo2map-eval-") as work:
+        for i, (name, a, b) in enumerate(pairs, 1):
+            out = translate_image(a, model_arg, work, **options)
+            if out.shape != b.shape:
+                raise InputError(f"{name}: the model gives {out.shape[0]} bands, the target has {b.shape[0]}")
+            lo, lt = _to_levels(out_scaling, out), _to_levels(out_scaling, b)
+            mse, s = acc.add(lo, lt, np.ones(b.shape[1:], bool))
+            acc.psnr.append(psnr_levels(mse))
+            acc.ssim.append(s)
+            rec = {"name": name, "rmse": float(np.sqrt(mse)), "psnr": acc.psnr[-1], "ssim": s}
+            rec["checker"] = artefacts.checker_ratio(lo)
+            if i <= crop_pairs:
+                crop = artefacts.crop_consistency(
+                    lambda x: translate_image(x, model_arg, work, **options),
+                    a,
+                    out,
+                    levels=lambda x: _to_levels(out_scaling, x),
+                )
+                rec["crop_ring"], rec["crop_inner"] = crop["ring"], crop["inner"]
+            per_pair.append(rec)
+            if len(shown) < samples:
+                shown.append((a, out, b))
+            if progress:
+                progress(i, max_pairs)
 
 
 def _evaluate_rasters(

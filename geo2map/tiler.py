@@ -32,7 +32,7 @@ from rasterio.transform import Affine
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from geo2map.errors import InputError, OutputError, OutputExistsError, RasterReadError
+from geo2map.errors import InputError, OutputError, OutputExistsError, RasterReadError, one_line
 from geo2map.mosaic.accumulator import StreamingMosaic
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.raster.gdal_lock import GDAL_LOCK
@@ -629,7 +629,7 @@ def mosaic_tiles(
             descriptions, colorinterp = first.descriptions, first.colorinterp
             tags = first.tags()
     except RasterioError as exc:
-        raise RasterReadError(f"cannot read tile {paths[0]}: {' '.join(str(exc).split())}") from None
+        raise RasterReadError(f"cannot read tile {paths[0]}: {one_line(exc)}") from None
     has_mask = any(f and f[0].name in ("per_dataset", "alpha") for f in flags)
     kind = "nodata" if nodata is not None else "mask" if has_mask else "none"
     out_nodata, internal = output_masking(nodata, kind, dtype)
@@ -662,7 +662,14 @@ def mosaic_tiles(
             # the same reader as for scenes: nodata, mask bands and NaN give validity
             with open_raster(path, allow_ungeoreferenced=True) as tile_src:
                 data, valid = tile_src.read(Window(0, 0, tile_src.width, tile_src.height))
-            yield grid.tile(r, c), data, valid
+            tile = grid.tile(r, c)
+            if data.shape != (count, tile.window.height, tile.window.width):
+                raise InputError(
+                    f"tile {path} is {data.shape[2]}x{data.shape[1]} px with {data.shape[0]} band(s) but the index "
+                    f"places a {tile.window.width}x{tile.window.height} px tile with {count} there: "
+                    "the folder was changed after tiling"
+                )
+            yield tile, data, valid
             done += 1
             if progress:
                 progress(done, total)

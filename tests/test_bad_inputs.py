@@ -156,3 +156,52 @@ def test_an_unknown_dst_crs_is_one_line_and_an_ignored_one_a_note(runner, tmp_pa
     ], proc.stderr  # no "ERROR 1: PROJ: ..." line from GDAL before it
     res = runner.invoke(cli, ["translate", str(RGB), "-m", "identity", "-o", str(out), "--dst-crs", "EPSG:4326"])
     assert res.exit_code == 0 and "applies to GCP-only rasters" in res.output, res.output
+
+
+def test_a_truncated_input_names_the_file_and_what_gdal_said(runner, tmp_path: Path) -> None:
+    from rasterio.shutil import copy
+
+    copy(RGB, tmp_path / "cog.tif", driver="COG")  # the COG layout: headers first, so the file opens
+    data = (tmp_path / "cog.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[: len(data) * 6 // 10])
+    out = _fails(runner, ["translate", tmp_path / "cut.tif", "-m", "identity", "-o", tmp_path / "o.tif"], "cut.tif")
+    assert "previous exception" not in out and "IReadBlock" in out, out
+
+
+def test_models_import_of_a_pickle_does_not_suggest_turning_safety_off(runner, tmp_path: Path) -> None:
+    import os
+    import pickle
+
+    (tmp_path / "p.pt").write_bytes(pickle.dumps({"run": os.system}, protocol=4))
+    out = _fails(
+        runner, ["models", "import", tmp_path / "p.pt", "--arch", "unet_256", "-o", tmp_path / "m.safetensors"], ""
+    )
+    assert "not a file of weights only" in out and "never unpickles" in out and "weights_only" not in out, out
+
+
+def test_mosaic_of_a_tile_of_the_wrong_size_names_the_tile(runner, tmp_path: Path) -> None:
+    import rasterio
+
+    assert runner.invoke(cli, ["tile", str(RGB), str(tmp_path / "t"), "-q"]).exit_code == 0
+    tile = tmp_path / "t" / "r0000_c0001.tif"
+    with rasterio.open(tile) as ds:
+        profile, data = ds.profile, ds.read()
+    profile.update(width=100, height=100)
+    with rasterio.open(tile, "w", **profile) as ds:
+        ds.write(data[:, :100, :100])
+    out = tmp_path / "m.tif"
+    _fails(runner, ["mosaic", tmp_path / "t", "-o", out, "-q"], "r0000_c0001.tif is 100x100 px", out)
+
+
+def test_a_failing_evaluation_leaves_nothing_behind(runner, tmp_path: Path) -> None:
+    from conftest import DATA
+
+    out = tmp_path / "ev"
+    _fails(
+        runner,
+        ["evaluate", "-m", "sat2map", "--data", RGB, "--pair", DATA / "s1_vh_sen12_059.tif", "-o", out, "-q"],
+        "the target",
+    )
+    assert not out.exists()  # no prediction.tif that looks like a result
+    (tmp_path / "text.tif").write_text("not a raster")
+    _fails(runner, ["evaluate", "-m", "sat2map", "--data", tmp_path / "text.tif", "-o", out], "is not a raster")

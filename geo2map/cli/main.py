@@ -19,10 +19,6 @@ import click
 from geo2map._version import __version__
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 class Geo2MapGroup(click.Group):
     """Runs commands with one-line errors and lazily loads plugin commands."""
 
@@ -56,7 +52,7 @@ class Geo2MapGroup(click.Group):
             )
             sys.exit(1)
         except Exception as exc:  # noqa: BLE001 - the CLI boundary
-            from geo2map.errors import Geo2MapError
+            from geo2map.errors import Geo2MapError, one_line
 
             known = isinstance(exc, Geo2MapError | OSError | ValueError | MemoryError)
             try:
@@ -67,7 +63,7 @@ class Geo2MapGroup(click.Group):
                 pass
             if not known:
                 raise
-            click.echo(f"Error: {_one_line(exc)}", err=True)
+            click.echo(f"Error: {one_line(exc)}", err=True)
             sys.exit(1)
         finally:
             signal.signal(signal.SIGTERM, previous)

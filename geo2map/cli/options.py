@@ -40,6 +40,8 @@ nodata_opt = click.option(
     help="Treat this value as nodata in the input (e.g. 0 for Sentinel-1 GRD borders), "
     "overriding the raster's own nodata.",
 )
+
+
 def _crs(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Check ``--dst-crs`` before any work (PROJ's own message on stderr is kept out)."""
     if value is None:

@@ -10,11 +10,36 @@ are dropped, and a ``module.`` prefix from DataParallel is removed.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
-from geo2map.errors import ModelError
+from geo2map.errors import ModelError, one_line
 from geo2map.models.card import Architecture, Band, ModelCard
 from geo2map.models.package import save_model
+
+
+def _load_weights_only(path: str) -> Any:
+    """torch.load with ``weights_only``: tensors and plain containers, never code."""
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # a foreign pickle protocol: the error below says what matters
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ModelError(f"checkpoint {path} does not exist") from None
+    except Exception as exc:  # noqa: BLE001 - UnpicklingError, RuntimeError, EOFError...
+        text = one_line(exc)
+        if "Weights only load failed" in text:  # torch's text goes on to suggest weights_only=False: not ours
+            found = re.search(r"WeightsUnpickler error: (.*?)(?: Check the documentation|$)", text)
+            why = f" (the weights-only reader stopped at: {found.group(1).strip()})" if found else ""
+            raise ModelError(
+                f"{path} is not a file of weights only{why}; geo2map never unpickles code: in the code that "
+                "made it, save the generator's state_dict (torch.save(net.state_dict(), PATH)) and import that"
+            ) from None
+        raise ModelError(f"cannot read {path} as a PyTorch checkpoint ({one_line(exc, 200)})") from None
 
 
 def _unwrap(obj: Any) -> dict[str, Any]:
@@ -72,7 +97,6 @@ def import_reference_checkpoint(
     and batch statistics at inference); ResNets are CycleGAN (instance norm, no
     dropout, eval mode).
     """
-    import torch
 
     from geo2map.models.networks import GENERATORS, build_generator
 
@@ -81,14 +105,7 @@ def import_reference_checkpoint(
     unet = arch.startswith("unet")
     norm = norm or ("batch" if unet else "instance")
     dropout = unet if dropout is None else dropout
-    try:
-        raw = torch.load(os.fspath(ckpt), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ModelError(f"checkpoint {ckpt} does not exist") from None
-    except Exception as exc:
-        raise ModelError(
-            f"cannot read {ckpt} as a weights-only PyTorch checkpoint ({' '.join(str(exc).split())[:200]})"
-        ) from None
+    raw = _load_weights_only(os.fspath(ckpt))
     state = _unwrap(raw)
     if any(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}

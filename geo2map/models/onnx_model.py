@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from geo2map.errors import InputError, ModelError
+from geo2map.errors import InputError, ModelError, one_line
 from geo2map.models.card import ModelCard
 
 CARD_KEY = "geo2map_card"
@@ -52,7 +52,7 @@ def read_onnx_card(path: str | os.PathLike[str]) -> ModelCard:
     try:
         proto = onnx.load(path, load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends
-        raise ModelError(f"{path} is not a readable ONNX file ({' '.join(str(exc).split())})") from None
+        raise ModelError(f"{path} is not a readable ONNX file ({one_line(exc)})") from None
     meta = {p.key: p.value for p in proto.metadata_props}
     if CARD_KEY not in meta:
         raise ModelError(f"{path} is an ONNX file without a geo2map model card")
@@ -93,7 +93,7 @@ class OnnxGenerator:
         try:
             self.session = ort.InferenceSession(path, sess_options=opts, providers=self.providers)
         except Exception as exc:  # noqa: BLE001 - onnxruntime's own error types
-            raise ModelError(f"onnxruntime cannot load {path}: {' '.join(str(exc).split())}") from None
+            raise ModelError(f"onnxruntime cannot load {path}: {one_line(exc)}") from None
         self.input = self.session.get_inputs()[0].name
         device_of = {"CUDAExecutionProvider": "cuda", "CPUExecutionProvider": "cpu"}
         self.device = device_of.get(self.session.get_providers()[0], "cpu")

@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from geo2map.errors import ModelError
+from geo2map.errors import ModelError, one_line
 from geo2map.models.card import ModelCard
 from geo2map.raster.write import usual_mode
 
@@ -75,7 +75,7 @@ def read_card(path: str | os.PathLike[str]) -> ModelCard:
         with safe_open(path, framework="numpy") as f:
             meta = f.metadata() or {}
     except Exception as exc:  # safetensors raises its own error types
-        raise ModelError(f"{path} is not a readable safetensors file ({' '.join(str(exc).split())})") from None
+        raise ModelError(f"{path} is not a readable safetensors file ({one_line(exc)})") from None
     if CARD_KEY not in meta:
         raise ModelError(f"{path} is a safetensors file without a geo2map model card")
     try:
@@ -168,7 +168,7 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu") -> LoadedModel
     try:
         state = load_file(path, device="cpu")
     except Exception as exc:
-        raise ModelError(f"cannot read the weights in {path}: {' '.join(str(exc).split())}") from None
+        raise ModelError(f"cannot read the weights in {path}: {one_line(exc)}") from None
     own = net.state_dict()
     wrong = [k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
     if wrong:

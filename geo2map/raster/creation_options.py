@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from geo2map.errors import InputError
+from geo2map.errors import InputError, one_line
 
 
 class _Collect(logging.Handler):
@@ -55,7 +55,7 @@ def check_creation_options(options: Mapping[str, Any], *, cog: bool = False, dty
                 with rasterio.open(base + ".tif", "w", **profile, **options) as ds:
                     ds.write(np.zeros((1, 16, 16), dtype))
     except Exception as exc:  # noqa: BLE001 - GDAL refusing outright is just as much a bad option
-        handler.messages.append(" ".join(str(exc).split()))
+        handler.messages.append(one_line(exc))
     finally:
         log.removeHandler(handler)
         log.setLevel(level)

@@ -41,6 +41,7 @@ from geo2map.errors import (
     GeoreferenceError,
     InputError,
     RasterReadError,
+    one_line,
 )
 from geo2map.raster.gdal_lock import GDAL_LOCK
 
@@ -249,7 +250,7 @@ class RasterSource:
             with GDAL_LOCK:
                 data, valid = self._read_locked(window, kind)
         except RasterioError as exc:
-            raise RasterReadError(f"cannot read {self.path}: {_one_line(exc)}") from None
+            raise RasterReadError(f"cannot read {self.path}: {one_line(exc)}") from None
         valid = self._apply_override(data, valid)
         if kind == "nan" or (kind == "nodata" and data.dtype.kind == "f"):
             nan = np.isnan(data)
@@ -306,7 +307,7 @@ class RasterSource:
                 else:
                     valid = self.dataset.read_masks(self.indexes, out_shape=shape, resampling=Resampling.nearest) > 0
         except RasterioError as exc:
-            raise RasterReadError(f"cannot read {self.path}: {_one_line(exc)}") from None
+            raise RasterReadError(f"cannot read {self.path}: {one_line(exc)}") from None
         if data.dtype.kind == "f":
             valid &= ~np.isnan(data)
         valid = self._apply_override(data, valid)
@@ -356,11 +357,6 @@ def block_cache_env(
     return rasterio.Env(GDAL_CACHEMAX=mb, GDAL_NUM_THREADS="ALL_CPUS")
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
 def open_raster(
     path: str | os.PathLike[str],
     *,
@@ -397,7 +393,7 @@ def open_raster(
             warnings.simplefilter("ignore", NotGeoreferencedWarning)  # checked below, with a clear message
             ds = rasterio.open(path)
     except RasterioError as exc:
-        raise RasterReadError(f"{path} is not a raster GDAL can read ({_one_line(exc)})") from None
+        raise RasterReadError(f"{path} is not a raster GDAL can read ({one_line(exc)})") from None
     stack: list[Any] = [ds]
     notes: dict[str, str] = {}
     heard: list[str] = []

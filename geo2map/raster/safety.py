@@ -16,14 +16,15 @@ import glob
 import os
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import rasterio
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from geo2map.errors import InputError, OutputError, OutputExistsError
+from geo2map.errors import InputError, OutputError, OutputExistsError, one_line
 from geo2map.raster.gdal_lock import GDAL_LOCK
 
 TMP_SUFFIX = ".geo2map-tmp.tif"
@@ -169,5 +170,24 @@ def write_error(path: str, exc: BaseException, what: str = "nothing was kept") -
         full = shutil.disk_usage(folder).free < (1 << 20)
     except OSError:
         full = False
-    why = "no space left on the device" if full else " ".join(str(exc).split())
+    why = "no space left on the device" if full else one_line(exc)
     return OutputError(f"cannot write {path}: {why} ({what})")
+
+
+@contextmanager
+def removed_on_error(folder: str | os.PathLike[str]) -> Iterator[str]:
+    """Create ``folder`` if needed; if the block fails, remove what it added there (and the
+    folder, when it made it), so a failed run leaves nothing that looks like a result."""
+    folder = os.fspath(folder)
+    made = not os.path.exists(folder)
+    os.makedirs(folder, exist_ok=True)
+    before = set(os.listdir(folder))
+    try:
+        yield folder
+    except BaseException:
+        for name in set(os.listdir(folder)) - before:
+            target = os.path.join(folder, name)
+            shutil.rmtree(target, ignore_errors=True) if os.path.isdir(target) else os.remove(target)
+        if made and not os.listdir(folder):
+            os.rmdir(folder)
+        raise

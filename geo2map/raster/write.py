@@ -32,7 +32,7 @@ from rasterio.errors import RasterioError
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
-from geo2map.errors import InputError, OutputError, OutputExistsError
+from geo2map.errors import InputError, OutputError, OutputExistsError, one_line
 from geo2map.raster.gdal_lock import GDAL_LOCK
 from geo2map.raster.safety import TMP_SUFFIX, remove_stale_temps, remove_written, verify_written, write_error
 
@@ -286,7 +286,7 @@ class RasterWriter:
                 self._ds = rasterio.open(target, "w", **self.spec.gtiff_profile())
         except (RasterioError, ValueError, TypeError) as exc:
             self._atomic.__exit__(type(exc), exc, exc.__traceback__)
-            raise OutputError(f"cannot create {self.path}: {' '.join(str(exc).split())}") from None
+            raise OutputError(f"cannot create {self.path}: {one_line(exc)}") from None
         if self.spec.descriptions:
             for i, d in enumerate(self.spec.descriptions, start=1):
                 if d:

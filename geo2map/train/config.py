@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from geo2map.errors import InputError
+from geo2map.errors import InputError, one_line
 
 Mode = Literal["pix2pix", "cyclegan"]
 
@@ -220,7 +220,7 @@ def resolve_config(
         except OSError as exc:
             raise InputError(f"cannot read config {yaml_path}: {exc.strerror}") from None
         except yaml.YAMLError as exc:
-            raise InputError(f"{yaml_path} is not valid YAML: {' '.join(str(exc).split())}") from None
+            raise InputError(f"{yaml_path} is not valid YAML: {one_line(exc)}") from None
         if not isinstance(from_file, dict):
             raise InputError(f"{yaml_path} must hold a mapping of options")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}

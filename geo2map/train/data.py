@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from geo2map.errors import InputError
+from geo2map.errors import InputError, one_line
 
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 RASTER_EXT = (".tif", ".tiff", ".vrt", ".img", ".jp2")
@@ -65,7 +65,7 @@ def read_image_masked(path: str) -> tuple[np.ndarray, np.ndarray | None]:
                 if any(f[0].name != "all_valid" for f in ds.mask_flag_enums):
                     valid = ds.read_masks() > 0
     except RasterioError as exc:
-        raise InputError(f"cannot read training image {path}: {' '.join(str(exc).split())}") from None
+        raise InputError(f"cannot read training image {path}: {one_line(exc)}") from None
     if data.dtype.kind == "f":
         valid = np.isfinite(data) if valid is None else valid & np.isfinite(data)
     return data, valid

@@ -278,9 +278,9 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
 def load_checkpoint(path: str, device: Any) -> dict[str, Any]:
     """Our own checkpoint.pt, read weights-only (never executed). Runs before this fix stored the
     cosine schedule's learning rates as numpy scalars: those (and only those) numpy types are allowed."""
-    import torch
-
     import warnings
+
+    import torch
 
     unreadable = f"{path} is not a readable geo2map checkpoint; use another --out or --no-resume"
     with warnings.catch_warnings():  # a foreign pickle's protocol warning: the one-line error says it all
@@ -485,7 +485,9 @@ class Trainer:
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
             if self.progress:
-                self.progress({"epoch": epoch + 1, "epochs": cfg.epochs, "step": i + 1, "steps": steps, "losses": losses})
+                self.progress(
+                    {"epoch": epoch + 1, "epochs": cfg.epochs, "step": i + 1, "steps": steps, "losses": losses}
+                )
         return {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()}}
 
     def _checkpoint(
