@@ -95,7 +95,7 @@ def _augment_image(src: str, dst: str, model: Any, work: str, overwrite: bool, o
 
     check_output_path(dst, overwrite)  # before translating: a rerun must not redo the work to refuse it
     a = read_image(src)
-    out = translate_image(a, model, work, **options)
+    out = translate_image(a, model, work, name=os.path.basename(src), **options)
     fits = out.dtype == np.uint8 and out.shape[0] in (1, 3) and dst.lower().endswith(IMAGE_EXT + (".tif", ".tiff"))
     if not fits:
         dst = os.path.splitext(dst)[0] + ".tif"  # atomic_path checks this name too

@@ -104,7 +104,9 @@ def _stac_items(path: str, asset: str | None) -> list[Scene]:
     for it in items:
         key = asset or _default_asset(it)
         if key not in it.assets:
-            raise InputError(f"STAC item {it.id} has no asset {key!r} (it has {', '.join(it.assets)}); use --asset")
+            raise InputError(
+                f"STAC item {it.id} has no asset {key!r} (it has {', '.join(it.assets)}); choose one with asset=KEY"
+            )
         href = it.assets[key].get_absolute_href() or it.assets[key].href
         scenes.append(Scene(name=_out_name(it.id), src=href, item=it.to_dict(), asset=key))
     return scenes
@@ -117,7 +119,7 @@ def _default_asset(item: Any) -> str:
     for key, a in item.assets.items():
         if (a.media_type or "").startswith("image/tiff") or _is_raster_name(a.href):
             return str(key)
-    raise InputError(f"STAC item {item.id}: no data asset found; choose one with --asset")
+    raise InputError(f"STAC item {item.id}: no data asset found; choose one with asset=KEY")
 
 
 def collect_inputs(inputs: Sequence[str], asset: str | None = None) -> list[Scene]:
@@ -413,16 +415,34 @@ def _client(scheduler: str | None, workers: int | None, threads: int, gpu: bool)
     else:
         n = workers or max(1, cores // 2)
         resources = None
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=threads,
-        processes=True,
-        dashboard_address="127.0.0.1:0",
-        resources=resources,
-        silence_logs=40,
-    )
+    with _interrupts_ignored():  # workers inherit it: Ctrl-C reaches this process only, which stops them
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=threads,
+            processes=True,
+            dashboard_address="127.0.0.1:0",
+            resources=resources,
+            silence_logs=40,
+        )
     client = Client(cluster)
     return client, cluster, max(1, cores // (n * threads))
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored while worker processes start (an ignored signal stays ignored in a child,
+    and Python then installs no KeyboardInterrupt handler): a terminal's Ctrl-C, sent to the
+    whole process group, then interrupts the batch once instead of printing each worker's traceback."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_batch(
@@ -485,12 +505,12 @@ def run_batch(
                 manifest.set(sc.name, sc.src, key, "done", error=None)
             continue
         if row and row["state"] == "failed" and not retry_failed:
-            summary.failed[sc.name] = row["error"] or "failed"
+            summary.failed[sc.name] = f"{row['error'] or 'failed'} (in an earlier run; retry_failed=True runs it again)"
             continue
         if os.path.exists(dst) and not overwrite:  # checked anew each run, not recorded as a failure
             summary.failed[sc.name] = (
                 f"output {sc.name} exists but was not written by this batch (other model, options or source); "
-                "use --overwrite"
+                "use overwrite=True"
             )
             continue
         todo.append((sc, dst, key))

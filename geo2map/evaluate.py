@@ -185,10 +185,14 @@ def iter_image_pairs(
         yield name, a, b
 
 
-def translate_image(a: np.ndarray, model: Any, work: str, **options: Any) -> np.ndarray:
-    """Translate an in-memory image with the full pipeline (through a temporary GeoTIFF)."""
+def translate_image(a: np.ndarray, model: Any, work: str, name: str = "image", **options: Any) -> np.ndarray:
+    """Translate an in-memory image with the full pipeline (through a temporary GeoTIFF).
+
+    ``name`` (the image's file) stands for the temporary file in error messages.
+    """
     import rasterio
 
+    from geo2map.errors import Geo2MapError
     from geo2map.translate import translate_raster
 
     src = os.path.join(work, "in.tif")
@@ -198,7 +202,11 @@ def translate_image(a: np.ndarray, model: Any, work: str, **options: Any) -> np.
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
         with rasterio.open(src, "w", **profile) as ds:
             ds.write(a)
-    translate_raster(src, dst, model, allow_ungeoreferenced=True, overwrite=True, **options)
+    try:
+        translate_raster(src, dst, model, allow_ungeoreferenced=True, overwrite=True, **options)
+    except Geo2MapError as exc:
+        text = str(exc).replace(src, name).replace("in.tif", name)
+        raise type(exc)(text) from None
     with rasterio.open(dst) as ds:
         return ds.read()
 
@@ -243,7 +251,7 @@ def evaluate(
 
         with open_raster(data, allow_ungeoreferenced=True):  # not a raster: says so
             pass
-        raise InputError(f"{data} is a single raster: give its co-registered target with --pair")
+        raise InputError(f"{data} is a single raster: give its co-registered target with pair=TARGET")
     if not (pair or os.path.isdir(data)):
         raise InputError(f"evaluation data {data} does not exist")
     with removed_on_error(out_dir):
@@ -333,7 +341,7 @@ def _evaluate_images(
     per_pair, shown = records
     with tempfile.TemporaryDirectory(prefix="geo2map-eval-") as work:
         for i, (name, a, b) in enumerate(pairs, 1):
-            out = translate_image(a, model_arg, work, **options)
+            out = translate_image(a, model_arg, work, name=name, **options)
             if out.shape != b.shape:
                 raise InputError(f"{name}: the model gives {out.shape[0]} bands, the target has {b.shape[0]}")
             lo, lt = _to_levels(out_scaling, out), _to_levels(out_scaling, b)

@@ -52,17 +52,17 @@ def resolve_device(device: str = "auto") -> Any:
     try:
         dev = torch.device(text)
     except RuntimeError:
-        raise InputError(f"--device {device!r} is not a device (use auto, cpu, cuda or cuda:N)") from None
+        raise InputError(f"device={device!r} is not a device (use auto, cpu, cuda or cuda:N)") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise InputError(f"--device {device}: CUDA is not available in this PyTorch build or machine")
+            raise InputError(f"device={device!r}: CUDA is not available in this PyTorch build or machine")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise InputError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+            raise InputError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     elif dev.type == "mps":
         if not torch.backends.mps.is_available():
-            raise InputError(f"--device {device}: this PyTorch build or machine has no MPS (Apple GPU) support")
+            raise InputError(f"device={device!r}: this PyTorch build or machine has no MPS (Apple GPU) support")
     elif dev.type != "cpu":
-        raise InputError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
+        raise InputError(f"device={device!r}: use auto, cpu, cuda or cuda:N")
     return dev
 
 
@@ -90,7 +90,7 @@ def resolve_precision(precision: str, device: Any) -> str:
             return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
         return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise InputError("this GPU has no bfloat16 support; use --precision fp16 or fp32")
+        raise InputError("this GPU has no bfloat16 support; use precision=fp16 or precision=fp32")
     return precision
 
 
@@ -252,7 +252,9 @@ class Translator:
         if self.onnx:  # onnxruntime: no torch at all; the session already chose its device
             self.device: Any = self.net.device
             if precision not in ("auto", "fp32"):
-                raise InputError(f"an ONNX model runs in float32 (got --precision {precision}); use fp32 or auto")
+                raise InputError(
+                    f"an ONNX model runs in float32 (got precision={precision}); use precision=fp32 or precision=auto"
+                )
             self.precision = "fp32"
             self.batch_size = int(batch_size or (32 if self.device == "cuda" else 4))
             if self.batch_size < 1:

@@ -73,17 +73,20 @@ def grid_quicklook(
     written_ids = {(t.row, t.col) for t in written}
     fig, ax = plt.subplots(figsize=(8, 8 * grid.height / max(grid.width, 1) + 0.6), dpi=110)
     ax.imshow(display_rgb(data, valid), extent=(0, grid.width, grid.height, 0), interpolation="nearest")
+    # overlapping outlines in one colour read as double grid lines: alternate two colours like a
+    # chessboard and inset each outline a little, so every tile shows as its own rectangle
+    inset = max(1.0, grid.size * 0.015)
     for tile in grid:
         used = (tile.row, tile.col) in written_ids
         ax.add_patch(
             Rectangle(
-                (tile.col_off, tile.row_off),
-                tile.width,
-                tile.height,
+                (tile.col_off + inset, tile.row_off + inset),
+                max(tile.width - 2 * inset, 1.0),
+                max(tile.height - 2 * inset, 1.0),
                 fill=False,
-                lw=0.8 if used else 0.5,
+                lw=0.9 if used else 0.5,
                 ls="-" if used else "--",
-                ec="tab:red" if used else "0.5",
+                ec=("tab:red", "tab:cyan")[(tile.row + tile.col) % 2] if used else "0.5",
             )
         )
     ax.set_xlim(0, max(grid.width, grid.size))

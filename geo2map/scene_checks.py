@@ -24,8 +24,8 @@ def check_bands(card: Any, source: RasterSource) -> None:
     have = ", ".join(f"{i}:{d}" if d else str(i) for i, d in zip(source.indexes, source.descriptions, strict=True))
     raise BandSelectionError(
         f"model {card.name or '?'} expects {want} input band{'s' if want != 1 else ''} ({names}) but "
-        f"{os.path.basename(source.path)} gives {source.count} (bands {have}); choose them with --bidx, "
-        f"e.g. --bidx {','.join(str(i) for i in source.indexes[:want]) or '1'}"
+        f"{os.path.basename(source.path)} gives {source.count} (bands {have}); choose them, "
+        f"e.g. bidx={','.join(str(i) for i in source.indexes[:want]) or '1'}"
     )
 
 

@@ -244,7 +244,8 @@ def remosaic_raster(
     ) as source:
         grid = TileGrid(source.width, source.height, size, overlap, source.transform, source.crs)
         spec = spec_for(source, preset=preset, creation_options=creation_options)
-        per_band = source.mask_kind == "nodata" and fn is None
+        # the output has the source's bands (spec_for), so per-band nodata stays per band whatever fn does
+        per_band = source.mask_kind == "nodata"
         total = count_tiles(grid, max_stripe_width)
         done = 0
 
@@ -408,7 +409,7 @@ def _prepare_tile_dir(out_dir: str, overwrite: bool) -> str:
                     f"output folder {out_dir} is not empty and holds no {INDEX_NAME}; choose a new or empty folder"
                 )
             if not overwrite:
-                raise OutputExistsError(f"{out_dir} already holds tiles; pass --overwrite to replace them")
+                raise OutputExistsError(f"{out_dir} already holds tiles; pass overwrite=True to replace them")
     parent = os.path.dirname(os.path.abspath(out_dir))
     remove_stale_temps(out_dir, DIR_SUFFIX)  # what a killed run left (a live run's folder stays)
     try:

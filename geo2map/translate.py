@@ -134,7 +134,7 @@ def _output_spec(
             colorinterp = tuple(ColorInterp[c.lower()] for c in card.output_colorinterp)
         except KeyError as exc:
             raise ModelError(f"model card has an unknown colour interpretation {exc}") from None
-    descriptions = tuple(b.description or b.name for b in card.output_bands) or None
+    descriptions = tuple(b.name or b.description for b in card.output_bands) or None  # as models info names them
     spec = OutputSpec(
         width=source.width,
         height=source.height,
@@ -276,9 +276,13 @@ def translate_raster(
             with lock:
                 counts["skipped"] += 1
 
-        def report() -> None:
-            if progress:
-                progress(counts["translated"] + counts["skipped"], total)
+        reported = [-1]
+
+        def report(done: int | None = None) -> None:  # each count once, the final one included
+            done = counts["translated"] + counts["skipped"] if done is None else done
+            if progress and done != reported[0]:
+                reported[0] = done
+                progress(done, total)
 
         def tiles(columns: tuple[int, int]) -> TileStream:
             cols = grid.tiles_in_columns(*columns)
@@ -301,8 +305,7 @@ def translate_raster(
                 raise InputError(f"{src} has no valid pixel (all nodata in the bands used): nothing to translate")
 
         write_streamed(source, dst, spec, grid, tiles, overwrite, blend, per_band, max_stripe_width, pads, margin)
-        if progress:
-            progress(total, total)
+        report(total)
         ql = None
         if quicklook:
             from geo2map.plots import translate_quicklook

@@ -152,7 +152,7 @@ def test_an_unknown_dst_crs_is_one_line_and_an_ignored_one_a_note(runner, tmp_pa
     )
     assert proc.returncode == 1 and not out.exists()
     assert proc.stderr.strip().splitlines() == [
-        "Error: --dst-crs: CRS 'EPSG:999999' is not one GDAL understands (try an EPSG code, e.g. EPSG:32633)"
+        "Error: --dst-crs 'EPSG:999999' is not a CRS GDAL understands (try an EPSG code, e.g. EPSG:32633)"
     ], proc.stderr  # no "ERROR 1: PROJ: ..." line from GDAL before it
     res = runner.invoke(cli, ["translate", str(RGB), "-m", "identity", "-o", str(out), "--dst-crs", "EPSG:4326"])
     assert res.exit_code == 0 and "applies to GCP-only rasters" in res.output, res.output
@@ -205,3 +205,14 @@ def test_a_failing_evaluation_leaves_nothing_behind(runner, tmp_path: Path) -> N
     assert not out.exists()  # no prediction.tif that looks like a result
     (tmp_path / "text.tif").write_text("not a raster")
     _fails(runner, ["evaluate", "-m", "sat2map", "--data", tmp_path / "text.tif", "-o", out], "is not a raster")
+
+
+def test_remosaic_with_an_identity_function_gives_the_input_back(tmp_path: Path) -> None:
+    """RGB.byte.tif has per-band nodata 0: 710 pixels where only one band is 0 used to come back 0,0,0."""
+    import rasterio
+
+    from geo2map.tiler import remosaic_raster
+
+    out = remosaic_raster(RGB, tmp_path / "o.tif", fn=lambda x: x)
+    with rasterio.open(RGB) as a, rasterio.open(out) as b:
+        assert (a.read() == b.read()).all()

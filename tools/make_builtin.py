@@ -74,6 +74,9 @@ BUILTIN_CARDS: dict[str, dict] = {
         ],
         "output_bands": [{"name": "red"}, {"name": "green"}, {"name": "blue"}],
         "output_colorinterp": ["red", "green", "blue"],
+        # not stated by the dataset (600-px Google Maps images around New York, resized to 256 px for training):
+        # street widths, cars and houses in the training tiles say about 2 m a pixel
+        "pixel_size_m": 2.0,
         "licence": "MIT (weights); trained on the pix2pix maps pairs (imagery scraped from Google Maps by the "
         "pix2pix authors: research use)",
         "data_licence": "no explicit data licence; research use; the images are not redistributed",
@@ -93,7 +96,7 @@ BUILTIN_CARDS: dict[str, dict] = {
             {"name": "R", "description": "red"},
             {"name": "G", "description": "green"},
         ],
-        "output_colorinterp": [],
+        "output_colorinterp": ["nir", "red", "green"],  # GDAL >= 3.10 has NIR (rasterio's wheels bundle 3.10)
         # not stated by the dataset either: streets, cars and houses in the 256-px tiles say about 0.5-0.7 m
         "pixel_size_m": 0.6,
         "licence": "CC BY-NC-SA 4.0 (weights trained on CC BY-NC-SA data: non-commercial, share alike)",
@@ -108,7 +111,11 @@ BUILTIN_CARDS: dict[str, dict] = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("name", choices=sorted(BUILTIN_CARDS))
-    ap.add_argument("run", help="the training run folder (model.safetensors, history.json)")
+    ap.add_argument(
+        "run",
+        help="the training run folder (model.safetensors, history.json), or a model file: the shipped "
+        "built-in itself re-cards it (its weights and training record kept)",
+    )
     ap.add_argument("--metrics", default=None, help="a geo2map evaluate report.json to record in the card")
     ap.add_argument("--out-dir", default=str(ROOT / "geo2map" / "models" / "builtin"), help="where to write")
     ap.add_argument("--status", default=None, help="a note on the state of the model, e.g. 'interim: 5 of 12 epochs'")
@@ -118,7 +125,7 @@ def main() -> None:
     from geo2map.models.card import Band
     from geo2map.models.package import load_model, save_model
 
-    m = load_model(os.path.join(args.run, "model.safetensors"))
+    m = load_model(args.run if args.run.endswith(".safetensors") else os.path.join(args.run, "model.safetensors"))
     spec = {**COMMON, **BUILTIN_CARDS[args.name]}
     note = f"{SIZE_NOTE} {spec.pop('architecture_note')}"
     pixel = spec.pop("pixel_size_m", None)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from geo2map.cli.options import bidx_opt, nodata_opt, overwrite_opt, progress_bar
+from geo2map.cli.options import bidx_opt, cli_words, nodata_opt, overwrite_opt, progress_bar
 
 
 @click.command(short_help="Translate every image or raster in a folder (synthetic training variants).")
@@ -50,7 +50,7 @@ def augment(
             **options,
         )
     for name, err in sorted(res.failed.items()):
-        click.echo(f"failed  {name}: {err}", err=True)
+        click.echo(f"failed  {name}: {cli_words(err)}", err=True)
     click.echo(f"{len(res.written)} written to {out_dir}, {len(res.failed)} failed")
     if res.failed:
         sys.exit(1)

@@ -9,6 +9,7 @@ import click
 from geo2map.cli.options import (
     bidx_opt,
     blend_opt,
+    cli_words,
     cog_opt,
     creation_options_opt,
     format_opt,
@@ -106,10 +107,10 @@ def batch(
             overwrite=overwrite,
             translate_options=options,
             progress=progress,
-            log=lambda msg: click.echo(msg, err=True),
+            log=None if quiet else lambda msg: click.echo(msg, err=True),
         )
     for name, err in sorted(summary.failed.items()):
-        click.echo(f"failed  {name}: {err}", err=True)
+        click.echo(f"failed  {name}: {cli_words(err)}", err=True)
     click.echo(
         f"{len(summary.done)} done, {len(summary.skipped)} skipped (already complete), "
         f"{len(summary.failed)} failed in {summary.seconds:.1f} s; outputs and footprints.gpkg in {summary.out_dir}"

@@ -38,7 +38,7 @@ class Geo2MapGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
-            click.echo("Error: interrupted; no output was left behind", err=True)
+            click.echo("Error: interrupted; no half-written output was left behind", err=True)
             sys.exit(143 if terminated else 130)  # 128 + SIGTERM (15) or SIGINT (2), as shells report them
         except ImportError as exc:
             if exc.name not in ("torch", "torchmetrics", "safetensors", "onnx", "onnxruntime"):
@@ -63,7 +63,9 @@ class Geo2MapGroup(click.Group):
                 pass
             if not known:
                 raise
-            click.echo(f"Error: {one_line(exc)}", err=True)
+            from geo2map.cli.options import cli_words
+
+            click.echo(f"Error: {cli_words(one_line(exc))}", err=True)
             sys.exit(1)
         finally:
             signal.signal(signal.SIGTERM, previous)

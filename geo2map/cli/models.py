@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import click
 
@@ -62,12 +63,31 @@ def info(model: str, as_json: bool) -> None:
     click.echo(f"  output bands    {', '.join(b.name for b in card.output_bands) or a.out_bands} ({card.output_dtype})")
     click.echo(f"  output scaling  {card.output_scaling['name']} {json.dumps(card.output_scaling.get('params', {}))}")
     click.echo(f"  tiles           {card.tile_size} px, overlap {card.overlap}")
-    if card.training:
-        click.echo(f"  training        {json.dumps(card.training)}")
-    if card.metrics:
-        click.echo(f"  metrics         {json.dumps(card.metrics)}")
+    for title, section in (("training", card.training), ("metrics", card.metrics)):
+        if section:
+            click.echo(f"  {title}")
+            _echo_section(section, "    ")
     if card.licence:
         click.echo(f"  licence         {card.licence}")
+
+
+def _echo_section(section: dict[str, Any], indent: str) -> None:
+    """One ``key  value`` line per item, nested mappings indented, long text wrapped (``--json`` has it raw)."""
+    import textwrap
+
+    width = max(len(k) for k in section) + 2
+    for key, value in section.items():
+        if isinstance(value, dict):
+            click.echo(f"{indent}{key}")
+            _echo_section(value, indent + "  ")
+            continue
+        text = (
+            f"{value:.4g}" if isinstance(value, float) else json.dumps(value) if isinstance(value, list) else str(value)
+        )
+        lines = textwrap.wrap(text, 110 - len(indent) - width) or [""]
+        click.echo(f"{indent}{key.ljust(width)}{lines[0]}")
+        for line in lines[1:]:
+            click.echo(f"{indent}{' ' * width}{line}")
 
 
 @models.command("import")

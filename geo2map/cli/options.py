@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -51,8 +52,10 @@ def _crs(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
 
     try:
         parse_crs(value)
-    except InputError as exc:
-        raise InputError(f"--dst-crs: {exc}") from None
+    except InputError:
+        raise InputError(
+            f"dst_crs={value!r} is not a CRS GDAL understands (try an EPSG code, e.g. EPSG:32633)"
+        ) from None
     return value
 
 
@@ -92,9 +95,12 @@ def progress_bar(
 ) -> Iterator[Callable[[int, int | None], None] | None]:
     """A tqdm bar on stderr driven by the library's ``progress(done, total)`` callback.
 
-    It shows only after half a second, so quick runs and early one-line errors print no bar.
+    It shows only after half a second, so quick runs and early one-line errors print no bar,
+    and only on a terminal: in a log file a bar's carriage returns glue lines together.
     """
-    if not enabled:
+    import sys
+
+    if not enabled or not sys.stderr.isatty():
         yield None
         return
     from tqdm import tqdm
@@ -111,3 +117,43 @@ def progress_bar(
         yield update
     finally:
         bar.close()
+
+
+#: library parameter names whose messages the CLI words as its flags (``overwrite=True`` → ``--overwrite``)
+_FLAG_NAMES = {
+    "allow_ungeoreferenced": "--allow-ungeoreferenced",
+    "arch": "--arch",
+    "asset": "--asset",
+    "bidx": "--bidx",
+    "data": "--data",
+    "device": "--device",
+    "dropout": "--dropout",
+    "dst_crs": "--dst-crs",
+    "in_bands": "--in-bands",
+    "mode": "--mode",
+    "ngf": "--ngf",
+    "norm": "--norm",
+    "out_bands": "--out-bands",
+    "out_dir": "--out",
+    "overwrite": "--overwrite",
+    "pair": "--pair",
+    "precision": "--precision",
+    "resume": "--resume",
+    "retry_failed": "--retry-failed",
+}
+_FLAG_WORDS = re.compile(r"\b(" + "|".join(_FLAG_NAMES) + r")=(True\b|False\b)?")
+
+
+def cli_words(message: str) -> str:
+    """A library message worded for the command line: ``bidx=1`` → ``--bidx 1``,
+    ``overwrite=True`` → ``--overwrite``, ``resume=False`` → ``--no-resume``."""
+
+    def flag(m: re.Match[str]) -> str:
+        name = _FLAG_NAMES[m.group(1)]
+        if m.group(2) == "True":
+            return name
+        if m.group(2) == "False":
+            return "--no-" + name[2:]
+        return name + " "
+
+    return _FLAG_WORDS.sub(flag, message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -123,18 +124,21 @@ def train(
         overrides["tile_size"] = crop_size
     cfg = resolve_config(mode, preset, config_path, overrides)
     bar = None
-    if not quiet:
+    if not quiet and sys.stderr.isatty():  # a bar on a terminal; epoch lines only in a log
         from tqdm import tqdm
 
         bar = tqdm(total=0, unit="step", dynamic_ncols=True, leave=False, delay=0.5)
 
     def progress(info: dict[str, Any]) -> None:
-        if bar is None:
+        if quiet:
             return
         if "epoch_end" in info:
             m = info["metrics"]
             text = ", ".join(f"{k} {v:.4g}" for k, v in m.items() if k != "epoch")
-            bar.write(f"epoch {info['epoch_end']}/{info['epochs']}: {text}")
+            line = f"epoch {info['epoch_end']}/{info['epochs']}: {text}"
+            bar.write(line, file=sys.stderr) if bar is not None else click.echo(line, err=True)
+            return
+        if bar is None:
             return
         if info["step"] == 1:
             bar.reset(total=info["steps"])

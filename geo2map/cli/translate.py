@@ -8,6 +8,7 @@ from geo2map.cli.options import (
     allow_ungeo_opt,
     bidx_opt,
     blend_opt,
+    cli_words,
     cog_opt,
     creation_options_opt,
     dst_crs_opt,
@@ -126,7 +127,7 @@ def translate(
             progress=progress,
         )
     for note in result.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {cli_words(note)}", err=True)
     if not quiet:
         click.echo(
             f"wrote {result.path}: {result.translated} tiles translated, {result.skipped} empty skipped, "

@@ -101,7 +101,7 @@ def import_reference_checkpoint(
     from geo2map.models.networks import GENERATORS, build_generator
 
     if arch not in GENERATORS:
-        raise ModelError(f"unknown --arch {arch!r}; choose one of {', '.join(GENERATORS)}")
+        raise ModelError(f"unknown arch={arch!r}; choose one of {', '.join(GENERATORS)}")
     unet = arch.startswith("unet")
     norm = norm or ("batch" if unet else "instance")
     dropout = unet if dropout is None else dropout
@@ -118,9 +118,9 @@ def import_reference_checkpoint(
     if missing or unexpected or wrong:
         hint = ""
         if wrong and any(k.endswith(".weight") for k in wrong):
-            hint = " (check --in-bands/--out-bands/--ngf)"
+            hint = " (check in_bands=, out_bands= and ngf=)"
         elif missing or unexpected:
-            hint = " (check --arch, --norm and --dropout)"
+            hint = " (check arch=, norm= and dropout=)"
         raise ModelError(
             f"{ckpt} does not fit {arch} with {in_bands}→{out_bands} bands, ngf {ngf}, norm {norm}: "
             f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} mis-shaped keys{hint}"

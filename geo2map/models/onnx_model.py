@@ -75,7 +75,7 @@ def onnx_providers(device: str) -> list[str]:
         return (["CUDAExecutionProvider"] if "CUDAExecutionProvider" in available else []) + ["CPUExecutionProvider"]
     if device.startswith("cuda"):
         if "CUDAExecutionProvider" not in available:
-            raise InputError(f"--device {device}: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)")
+            raise InputError(f"device={device!r}: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)")
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     raise InputError(f"unknown device {device!r} for an ONNX model; use auto, cpu or cuda")
 

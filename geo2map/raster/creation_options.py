@@ -69,4 +69,4 @@ def check_creation_options(options: Mapping[str, Any], *, cog: bool = False, dty
         text = bad[-1].replace("CPLE_NotSupported in ", "").replace("CPLE_IllegalArg in ", "")
         text = text.replace(", ignoring", "")
         driver = "COG" if cog else "GTiff"
-        raise InputError(f"--co: {text.rstrip('.')} (see GDAL's {driver} driver documentation)")
+        raise InputError(f"creation_options: {text.rstrip('.')} (see GDAL's {driver} driver documentation)")

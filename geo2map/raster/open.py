@@ -60,12 +60,12 @@ def parse_bidx(value: str | Sequence[int] | None) -> list[int] | None:
             out = [int(v) for v in value.replace(" ", "").split(",") if v != ""]
         except ValueError:
             raise BandSelectionError(
-                f"--bidx {value!r} is not a comma-separated list of band numbers (e.g. 3,2,1)"
+                f"bidx={value!r} is not a comma-separated list of band numbers (e.g. bidx=3,2,1)"
             ) from None
     else:
         out = [int(v) for v in value]
     if not out:
-        raise BandSelectionError("--bidx selects no band; give band numbers such as 3,2,1")
+        raise BandSelectionError("bidx= selects no band; give band numbers such as bidx=3,2,1")
     return out
 
 
@@ -405,17 +405,17 @@ def open_raster(
         if not has_geotransform and not gcps and not allow_ungeoreferenced:
             raise GeoreferenceError(
                 f"{path} has no georeference (no CRS, no geotransform, no GCPs); "
-                "georeference it first or pass --allow-ungeoreferenced"
+                "georeference it first or pass allow_ungeoreferenced=True"
             )
         # Band selection on the original band numbering.
         alpha = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha]
         indexes = parse_bidx(bidx) or [i for i in range(1, ds.count + 1) if i not in alpha]
         if not indexes:
-            raise BandSelectionError(f"{path} has only alpha bands; choose bands with --bidx")
+            raise BandSelectionError(f"{path} has only alpha bands; choose bands, e.g. bidx=1")
         bad = [i for i in indexes if i < 1 or i > ds.count]
         if bad:
             raise BandSelectionError(
-                f"--bidx {','.join(map(str, bad))} out of range: {path} has {ds.count} band(s) (1..{ds.count})"
+                f"bidx={','.join(map(str, bad))} out of range: {path} has {ds.count} band(s) (1..{ds.count})"
             )
         current = ds
         if str(ds.dtypes[0]).startswith("complex"):
@@ -462,7 +462,7 @@ def open_raster(
         elif dst_crs is not None:
             parse_crs(dst_crs)
             heard.append(
-                f"dst_crs {dst_crs} applies to GCP-only rasters: {os.path.basename(path)} has a geotransform "
+                f"dst_crs={dst_crs} applies to GCP-only rasters: {os.path.basename(path)} has a geotransform "
                 "and keeps its own CRS (reproject it with gdalwarp -t_srs)"
             )
         # An alpha band is the mask. GDAL does not always flag it (e.g. a warped VRT

@@ -102,7 +102,7 @@ def check_side_output(
     if os.path.isdir(path):
         raise OutputError(f"quick-look {path} is a folder; give a file name such as out.png")
     if os.path.exists(path) and not overwrite:
-        raise OutputExistsError(f"output {path} exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"output {path} exists; pass overwrite=True to replace it")
     return path
 
 

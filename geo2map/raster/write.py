@@ -60,7 +60,7 @@ def parse_creation_options(items: list[str] | tuple[str, ...] | None) -> dict[st
     for item in items or ():
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise InputError(f"--co {item!r} is not NAME=VALUE")
+            raise InputError(f"creation option {item!r} is not NAME=VALUE")
         out[name.strip().lower()] = value.strip()
     return out
 
@@ -71,7 +71,7 @@ def check_output_path(path: str | os.PathLike[str], overwrite: bool) -> str:
     if os.path.isdir(path):
         raise OutputError(f"output {path} is a folder; give a file name such as out.tif")
     if os.path.exists(path) and not overwrite:
-        raise OutputExistsError(f"output {path} exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"output {path} exists; pass overwrite=True to replace it")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise OutputError(f"output folder {folder} does not exist")
@@ -108,7 +108,7 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = False) -> Iterat
     try:
         yield tmp
         if os.path.exists(path) and not overwrite:
-            raise OutputExistsError(f"output {path} appeared while writing; pass --overwrite")
+            raise OutputExistsError(f"output {path} appeared while writing; pass overwrite=True")
         os.replace(tmp, path)
     finally:
         for leftover in (tmp, tmp + ".aux.xml", tmp + ".msk", tmp + ".gtiff.tif"):
@@ -291,6 +291,8 @@ class RasterWriter:
             for i, d in enumerate(self.spec.descriptions, start=1):
                 if d:
                     self._ds.set_band_description(i, d)
+        if self.spec.colorinterp and len(self.spec.colorinterp) == self.spec.count:
+            self._ds.colorinterp = list(self.spec.colorinterp)  # beyond RGB photometric: NIR, gray, ...
         if self.spec.tags:
             self._ds.update_tags(**self.spec.tags)
         return self

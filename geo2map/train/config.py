@@ -107,7 +107,7 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         self._check_types()
         if self.mode not in ("pix2pix", "cyclegan"):
-            raise InputError("--mode must be pix2pix or cyclegan")
+            raise InputError("mode must be pix2pix or cyclegan")
         if self.gan_mode not in ("vanilla", "lsgan", "hinge"):
             raise InputError("gan_mode must be vanilla, lsgan or hinge")
         if self.lr_schedule not in ("linear", "cosine_onecycle", "constant"):
@@ -127,7 +127,7 @@ class TrainConfig:
         if not 0 <= self.label_smoothing < 0.5:
             raise InputError("label_smoothing must be in [0, 0.5)")
         if not self.data:
-            raise InputError("no training data: pass --data")
+            raise InputError("no training data: give data=FOLDER")
         return self
 
     def _check_types(self) -> None:
@@ -229,7 +229,7 @@ def resolve_config(
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if mode not in ("pix2pix", "cyclegan"):
-        raise InputError("--mode must be pix2pix or cyclegan")
+        raise InputError("mode must be pix2pix or cyclegan")
     values.update(PRESETS[preset][mode])
     values.update(from_file)
     values.update(overrides)

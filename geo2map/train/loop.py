@@ -51,7 +51,7 @@ def detect_format(cfg: TrainConfig) -> str:
     data = cfg.data
     if os.path.isfile(data):
         if not cfg.pair:
-            raise InputError(f"{data} is a raster: give the co-registered target with --pair")
+            raise InputError(f"{data} is a raster: give the co-registered target with pair=TARGET")
         return "geotiff_pair"
     if not os.path.isdir(data):
         raise InputError(f"training data {data} does not exist")
@@ -282,7 +282,7 @@ def load_checkpoint(path: str, device: Any) -> dict[str, Any]:
 
     import torch
 
-    unreadable = f"{path} is not a readable geo2map checkpoint; use another --out or --no-resume"
+    unreadable = f"{path} is not a readable geo2map checkpoint; use another out_dir=FOLDER or resume=False"
     with warnings.catch_warnings():  # a foreign pickle's protocol warning: the one-line error says it all
         warnings.simplefilter("ignore", UserWarning)
         try:
@@ -438,12 +438,12 @@ class Trainer:
         """Load the run folder's checkpoint into ``model``: (epochs done, history, seconds trained)."""
         state = load_checkpoint(ckpt, device)
         if not isinstance(state, dict) or not {"epoch", "model", "scheds", "history", "rng"} <= set(state):
-            raise InputError(f"{ckpt} is not a geo2map training checkpoint; use another --out or --no-resume")
+            raise InputError(f"{ckpt} is not a geo2map training checkpoint; use another out_dir=FOLDER or resume=False")
         changed = resume_conflicts(state.get("config") or {}, self.cfg)
         if changed:
             raise InputError(
                 f"{self.out} was trained with {', '.join(changed)}: resume it with the same options, "
-                "or start a new run (another --out, or --no-resume to overwrite it)"
+                "or start a new run (another out_dir=FOLDER, or resume=False to overwrite it)"
             )
         try:
             model.load_state_dict(state["model"])
@@ -451,7 +451,9 @@ class Trainer:
                 s.load_state_dict(state["scheds"][k])
         except (RuntimeError, KeyError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{ckpt} does not fit this model ({first}); use another --out or --no-resume") from None
+            raise InputError(
+                f"{ckpt} does not fit this model ({first}); use another out_dir=FOLDER or resume=False"
+            ) from None
         _set_rng(state["rng"])
         start = int(state["epoch"])
         return start, list(state["history"]), float(state.get("time_s") or _card_time(self.out, start))

@@ -1,0 +1,63 @@
+"""What the user reads: CLI wording of library messages, progress, band names, models info."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import rasterio
+from conftest import RGB
+
+from geo2map.cli.main import cli
+from geo2map.cli.options import cli_words
+from geo2map.translate import translate_raster
+
+
+def test_library_messages_name_parameters_and_the_cli_names_flags(runner, tmp_path: Path) -> None:
+    assert (
+        cli_words("output x exists; pass overwrite=True to replace it")
+        == "output x exists; pass --overwrite to replace it"
+    )
+    assert cli_words("choose them, e.g. bidx=1") == "choose them, e.g. --bidx 1"
+    assert cli_words("use another out_dir=FOLDER or resume=False") == "use another --out FOLDER or --no-resume"
+    from geo2map.errors import OutputExistsError
+
+    out = tmp_path / "o.tif"
+    out.write_bytes(b"")
+    try:
+        translate_raster(RGB, out, "identity")
+    except OutputExistsError as exc:
+        assert "overwrite=True" in str(exc) and "--" not in str(exc)  # the library speaks of its parameters
+    res = runner.invoke(cli, ["translate", str(RGB), "-m", "identity", "-o", str(out)])
+    assert res.exit_code == 1 and "pass --overwrite" in res.output
+
+
+def test_progress_reports_each_count_once(tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    translate_raster(RGB, tmp_path / "o.tif", "identity", progress=lambda d, t: calls.append((d, t)))
+    done = [d for d, _ in calls]
+    assert done == sorted(set(done)) and done[-1] == calls[-1][1]  # the final count once, not three times
+
+
+def test_no_progress_bar_in_a_log(runner, tmp_path: Path) -> None:
+    res = runner.invoke(cli, ["translate", str(RGB), "-m", "sat2map", "-o", str(tmp_path / "o.tif")])
+    assert res.exit_code == 0 and "\r" not in res.output and "tile/s" not in res.output, res.output
+
+
+def test_output_bands_carry_the_card_names_and_colours(tmp_path: Path) -> None:
+    from conftest import DATA
+
+    for preset in ("deflate", "cog"):
+        out = tmp_path / f"{preset}.tif"
+        translate_raster(DATA / "tahoe" / "tahoe_lidar_highesthit.tif", out, "dsm2rgb", preset=preset)
+        with rasterio.open(out) as ds:
+            assert ds.descriptions == ("NIR", "R", "G")  # as models info names them
+            assert [c.name for c in ds.colorinterp] == ["nir", "red", "green"]
+
+
+def test_models_info_prints_the_training_record_one_item_a_line(runner) -> None:
+    res = runner.invoke(cli, ["models", "info", "sat2map"])
+    assert res.exit_code == 0
+    lines = res.output.splitlines()
+    assert "  training" in lines and any(line.strip().startswith("batch_size") for line in lines)
+    training = lines[lines.index("  training") : lines.index("  metrics")]
+    assert max(len(line) for line in training) <= 120  # not one long JSON line
