@@ -47,31 +47,60 @@ def bands_by_name(card: Any, source: RasterSource) -> list[int] | None:
 
 
 def pixel_size_m(source: RasterSource) -> float | None:
-    """The source's pixel size in metres (geometric mean of x and y), or None without a CRS."""
+    """The source's pixel size in metres (geometric mean of x and y), or None without a CRS.
+
+    Geographic CRSs: the geodesic lengths (on the CRS's ellipsoid) of one pixel step
+    east and south at the scene centre.
+    """
     crs, t = source.crs, source.transform
     if crs is None:
         return None
-    area = abs(t.a * t.e - t.b * t.d)
     if crs.is_geographic:
-        lat = t.f + t.e * source.height / 2 + t.d * source.width / 2
-        return float(math.sqrt(area * 111_320.0 * 110_540.0 * max(math.cos(math.radians(lat)), 1e-6)))
+        from pyproj import CRS as ProjCRS
+        from pyproj import Geod
+
+        try:
+            geod = ProjCRS.from_user_input(crs.to_wkt()).get_geod() or Geod(ellps="WGS84")
+        except Exception:  # noqa: BLE001 - a CRS pyproj cannot read: WGS 84's ellipsoid
+            geod = Geod(ellps="WGS84")
+        cx, cy = t * (source.width / 2, source.height / 2)
+        ex, ey = t * (source.width / 2 + 1, source.height / 2)
+        sx, sy = t * (source.width / 2, source.height / 2 + 1)
+        dx = geod.inv(cx, cy, ex, ey)[2]
+        dy = geod.inv(cx, cy, sx, sy)[2]
+        return float(math.sqrt(abs(dx * dy))) or None
     try:
         factor = float(crs.linear_units_factor[1])
     except Exception:  # noqa: BLE001 - unknown units: no check
         return None
-    return float(math.sqrt(area) * factor)
+    return float(math.sqrt(abs(t.a * t.e - t.b * t.d)) * factor)
 
 
 def resolution_note(card: Any, source: RasterSource) -> str | None:
-    """A warning when the scene's pixels are more than 2x off the model's training pixels."""
+    """A note when the scene's pixels are more than 2x off the model's training pixels.
+
+    Finer pixels: how to average them down (in metres: a UTM zone for a geographic CRS,
+    never degrees). Coarser pixels: that the scene is too coarse for the model, since
+    resampling up cannot add the detail the model was trained on.
+    """
     trained = card.training.get("pixel_size_m")
     px = pixel_size_m(source)
     if not trained or not px or 0.5 <= px / float(trained) <= 2.0:
         return None
-    return (
-        f"model {card.name} was trained on {float(trained):g} m pixels but this scene has {px:.3g} m pixels: "
-        f"expect poor results; resample first (e.g. gdalwarp -tr {float(trained):g} {float(trained):g} -r average)"
-    )
+    trained = float(trained)
+    head = f"model {card.name} was trained on {trained:g} m pixels but this scene has {px:.3g} m pixels"
+    if px > trained:
+        return (
+            f"{head}: it is {px / trained:.3g}x too coarse for this model, and resampling it finer cannot add "
+            "the missing detail; expect poor results"
+        )
+    target = ""
+    if source.crs is not None and source.crs.is_geographic:
+        from geo2map.raster.open import utm_crs_for
+
+        lon, lat = source.transform * (source.width / 2, source.height / 2)
+        target = f"-t_srs {utm_crs_for(lon, lat).to_string()} "
+    return f"{head}: average it down first, e.g. gdalwarp {target}-tr {trained:g} {trained:g} -r average"
 
 
 POLARISATIONS = ("VV", "VH", "HH", "HV")

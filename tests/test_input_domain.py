@@ -62,3 +62,16 @@ def test_a_dem_without_local_relief_is_refused(tmp_path: Path) -> None:
         _scaled(flat, "dsm2rgb")
     dsm = Path(__file__).parent / "data" / "tahoe" / "tahoe_lidar_highesthit.tif"
     assert _scaled(dsm, "dsm2rgb")[1] is None
+
+
+def test_pixel_size_notes_never_suggest_degrees_or_upsampling() -> None:
+    from geo2map.scene_checks import pixel_size_m, resolution_note
+
+    data = Path(__file__).parent / "data"
+    with open_raster(data / "tahoe" / "tahoe_highrez.tif") as src:  # EPSG:4326, about 0.54 m
+        assert abs(pixel_size_m(src) - 0.536) < 0.01  # geodesic, not degrees
+        note = resolution_note(read_card("sat2map"), src)
+        assert "-t_srs EPSG:32611 -tr 2 2 -r average" in note, note  # metres in a UTM zone, not degrees
+    with open_raster(RGB) as src:  # 300 m pixels
+        note = resolution_note(read_card("sat2map"), src)
+        assert "too coarse" in note and "gdalwarp" not in note, note

@@ -8,6 +8,7 @@ after the library has removed any temporary output.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import warnings
@@ -17,6 +18,7 @@ from typing import Any
 import click
 
 from geo2map._version import __version__
+from geo2map.cli.stderr_filter import libtiff_lines_dropped
 
 
 class Geo2MapGroup(click.Group):
@@ -30,11 +32,16 @@ class Geo2MapGroup(click.Group):
             raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGTERM, on_sigterm)
+        # GDAL's messages reach Python's logging through rasterio; with no handler configured, Python
+        # prints each one ("_tiffWriteProc: No space left on device." many times). Errors become
+        # exceptions, which the CLI reports in one line, so the log records themselves are dropped.
+        logging.getLogger("rasterio").addHandler(logging.NullHandler())
         # The library already explains missing georeference itself (--allow-ungeoreferenced).
         for message in (".*Affine.identity.*", "Dataset has no geotransform", "'crs' was not provided"):
             warnings.filterwarnings("ignore", message=message)
         try:
-            return super().invoke(ctx)
+            with libtiff_lines_dropped():
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:

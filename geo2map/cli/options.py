@@ -98,14 +98,14 @@ def progress_bar(
     It shows only after half a second, so quick runs and early one-line errors print no bar,
     and only on a terminal: in a log file a bar's carriage returns glue lines together.
     """
-    import sys
+    from geo2map.cli.stderr_filter import stderr_is_terminal, terminal_columns
 
-    if not enabled or not sys.stderr.isatty():
+    if not enabled or not stderr_is_terminal():
         yield None
         return
     from tqdm import tqdm
 
-    bar = tqdm(desc=desc, unit=unit, dynamic_ncols=True, leave=False, delay=0.5)
+    bar = tqdm(desc=desc, unit=unit, ncols=terminal_columns(), leave=False, delay=0.5)
 
     def update(done: int, total: int | None) -> None:
         if bar.total != total:

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from geo2map.cli.stderr_filter import stderr_is_terminal, terminal_columns
+
 
 def _parse_sets(items: tuple[str, ...]) -> dict[str, Any]:
     import yaml
@@ -124,10 +126,10 @@ def train(
         overrides["tile_size"] = crop_size
     cfg = resolve_config(mode, preset, config_path, overrides)
     bar = None
-    if not quiet and sys.stderr.isatty():  # a bar on a terminal; epoch lines only in a log
+    if not quiet and stderr_is_terminal():  # a bar on a terminal; epoch lines only in a log
         from tqdm import tqdm
 
-        bar = tqdm(total=0, unit="step", dynamic_ncols=True, leave=False, delay=0.5)
+        bar = tqdm(total=0, unit="step", ncols=terminal_columns(), leave=False, delay=0.5)
 
     def progress(info: dict[str, Any]) -> None:
         if quiet:
