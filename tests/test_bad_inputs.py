@@ -216,3 +216,15 @@ def test_remosaic_with_an_identity_function_gives_the_input_back(tmp_path: Path)
     out = remosaic_raster(RGB, tmp_path / "o.tif", fn=lambda x: x)
     with rasterio.open(RGB) as a, rasterio.open(out) as b:
         assert (a.read() == b.read()).all()
+
+
+def test_every_command_takes_dash_o(runner, tmp_path: Path) -> None:
+    assert runner.invoke(cli, ["tile", str(RGB), "-o", str(tmp_path / "t"), "-q"]).exit_code == 0
+    assert runner.invoke(cli, ["tile", str(RGB), str(tmp_path / "t2"), "-q"]).exit_code == 0  # the old form
+    res = runner.invoke(cli, ["augment", "-m", "identity", str(tmp_path / "t"), "-o", str(tmp_path / "a"), "-q"])
+    assert res.exit_code == 0 and (tmp_path / "a" / "r0000_c0000.tif").exists(), res.output
+    res = runner.invoke(cli, ["tile", str(RGB), str(tmp_path / "t3"), "-o", str(tmp_path / "t4")])
+    assert res.exit_code == 2 and "give the output once" in res.output
+    for command in ("translate", "mosaic", "batch", "train", "evaluate", "tile", "augment"):
+        help_text = runner.invoke(cli, [command, "--help"]).output
+        assert "-o, --" in help_text and "--output" in help_text, command

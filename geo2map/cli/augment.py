@@ -6,13 +6,21 @@ import sys
 
 import click
 
-from geo2map.cli.options import bidx_opt, cli_words, nodata_opt, overwrite_opt, progress_bar
+from geo2map.cli.options import (
+    bidx_opt,
+    cli_words,
+    nodata_opt,
+    overwrite_opt,
+    pick_output,
+    positional_or_output,
+    progress_bar,
+)
 
 
 @click.command(short_help="Translate every image or raster in a folder (synthetic training variants).")
 @click.option("-m", "--model", required=True, metavar="NAME|FILE", help="A built-in model name or a model file.")
 @click.argument("in_dir", type=click.Path(file_okay=False))
-@click.argument("out_dir", type=click.Path(file_okay=False))
+@positional_or_output("out_dir", folder=True)
 @bidx_opt
 @nodata_opt
 @click.option("--device", default="auto", show_default=True)
@@ -22,7 +30,8 @@ from geo2map.cli.options import bidx_opt, cli_words, nodata_opt, overwrite_opt, 
 def augment(
     model: str,
     in_dir: str,
-    out_dir: str,
+    out_dir: str | None,
+    output_opt: str | None,
     bidx: str | None,
     nodata: float | None,
     device: str,
@@ -35,6 +44,7 @@ def augment(
     Names and sub-folders are kept; GeoTIFFs keep their CRS and transform; PNG/JPEG
     images stay PNG/JPEG when the output is 8-bit with 1 or 3 bands.
     """
+    out_dir = pick_output(out_dir, output_opt, "geo2map augment -m MODEL IN_DIR -o OUT_DIR")
     from geo2map.augment import augment_folder
 
     options = {k: v for k, v in {"bidx": bidx, "nodata": nodata}.items() if v is not None}

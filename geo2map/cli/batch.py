@@ -20,7 +20,9 @@ from geo2map.cli.options import (
 
 @click.command(short_help="Translate many rasters on Dask: resumable, one task per scene.")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--out-dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option(
+    "-o", "--out-dir", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder."
+)
 @click.option("-m", "--model", required=True, metavar="NAME|FILE", help="A built-in model name or a model file.")
 @click.option("--asset", default=None, help="STAC input: the asset key to translate (default: the data asset).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Local cluster: worker processes.")

@@ -37,7 +37,9 @@ from geo2map.cli.options import bidx_opt, nodata_opt, progress_bar
     show_default=True,
     help="Pairs (the first) that also get the crop-consistency test (a crop translated alone).",
 )
-@click.option("-o", "--out-dir", required=True, type=click.Path(file_okay=False), help="Report folder.")
+@click.option(
+    "-o", "--out-dir", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Report folder."
+)
 @bidx_opt
 @nodata_opt
 @click.option("--device", default="auto", show_default=True)

@@ -10,14 +10,15 @@ from geo2map.cli.options import (
     creation_options_opt,
     format_opt,
     overwrite_opt,
+    pick_output,
+    positional_or_output,
     progress_bar,
 )
 
 
 @click.command(short_help="Blend a tile folder back into one raster.")
 @click.argument("tile_dir", type=click.Path(file_okay=False))
-@click.argument("output", type=click.Path(dir_okay=False), required=False)
-@click.option("-o", "--output", "output_opt", type=click.Path(dir_okay=False), default=None, help="The output raster.")
+@positional_or_output("output", folder=False)
 @click.option(
     "--which",
     default="A",
@@ -50,11 +51,7 @@ def mosaic(
     """
     from geo2map.raster.write import parse_creation_options
 
-    if output and output_opt and output != output_opt:
-        raise click.UsageError("give the output once: as OUTPUT or as -o OUTPUT")
-    output = output or output_opt
-    if not output:
-        raise click.UsageError("missing the output raster: geo2map mosaic TILE_DIR -o OUTPUT")
+    output = pick_output(output, output_opt, "geo2map mosaic TILE_DIR -o OUTPUT")
     from geo2map.tiler import mosaic_tiles
 
     with progress_bar("mosaicking", not quiet) as progress:

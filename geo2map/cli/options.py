@@ -157,3 +157,31 @@ def cli_words(message: str) -> str:
         return name + " "
 
     return _FLAG_WORDS.sub(flag, message)
+
+
+def positional_or_output(name: str, folder: bool) -> Callable[[F], F]:
+    """An optional positional ``NAME`` that ``-o/--output`` may give instead (the old form keeps working)."""
+
+    def deco(f: F) -> F:
+        kind = click.Path(file_okay=not folder, dir_okay=folder)
+        f = click.option(
+            "-o",
+            "--output",
+            "output_opt",
+            type=kind,
+            default=None,
+            help=f"The output {'folder' if folder else 'raster'}.",
+        )(f)
+        return click.argument(name, type=kind, required=False)(f)
+
+    return deco
+
+
+def pick_output(positional: str | None, option: str | None, usage: str) -> str:
+    """The output given as a positional argument or as ``-o``, once."""
+    if positional and option and positional != option:
+        raise click.UsageError("give the output once: as a positional argument or as -o")
+    chosen = positional or option
+    if not chosen:
+        raise click.UsageError(f"missing the output: {usage}")
+    return chosen

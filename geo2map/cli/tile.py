@@ -10,13 +10,15 @@ from geo2map.cli.options import (
     dst_crs_opt,
     nodata_opt,
     overwrite_opt,
+    pick_output,
+    positional_or_output,
     progress_bar,
 )
 
 
 @click.command(short_help="Cut a raster into overlapping GeoTIFF tiles + tiles.gpkg.")
 @click.argument("src", type=click.Path(dir_okay=False))
-@click.argument("out_dir", type=click.Path(file_okay=False))
+@positional_or_output("out_dir", folder=True)
 @click.option("--size", default=256, show_default=True, type=click.IntRange(min=1), help="Tile size (pixels).")
 @click.option(
     "--overlap",
@@ -55,7 +57,8 @@ from geo2map.cli.options import (
 @click.option("--quiet", "-q", is_flag=True, default=False, help="No progress bar.")
 def tile(
     src: str,
-    out_dir: str,
+    out_dir: str | None,
+    output_opt: str | None,
     size: int,
     overlap: int,
     bidx: str | None,
@@ -77,6 +80,7 @@ def tile(
     Tiles with no valid pixel are skipped. OUT_DIR/tiles.gpkg holds one footprint
     polygon per tile with its row, col, window and file name.
     """
+    out_dir = pick_output(out_dir, output_opt, "geo2map tile SRC -o OUT_DIR")
     from geo2map.tiler import tile_raster
 
     with progress_bar("tiling", not quiet) as progress:
