@@ -119,7 +119,7 @@ def run_capture(cmd: list[str]) -> tuple[float, float, str]:
 
 def geo2map_cmd(src: Path, dst: Path) -> list[str]:
     code = (
-        "import sys; from geo2map.tiler import remosaic_raster; "
+        "import sys; from geo2map.mosaic.stream import remosaic_raster; "
         "remosaic_raster(sys.argv[1], sys.argv[2], size=256, overlap=64, blend='cosine', overwrite=True)"
     )
     return [sys.executable, "-c", code, str(src), str(dst)]

@@ -382,14 +382,14 @@ def _evaluate_rasters(
     from rasterio.windows import Window
 
     from geo2map.raster.open import open_raster
-    from geo2map.tiler import _PairReader
+    from geo2map.raster.pair import PairReader
     from geo2map.translate import translate_raster
 
     pred = os.path.join(out_dir, "prediction.tif")
     translate_raster(src, pred, loaded, overwrite=True, **options)
     err_path = os.path.join(out_dir, "error.tif")
     with open_raster(pred) as p:
-        reader = _PairReader(target, p, pair_bidx, "bilinear")
+        reader = PairReader(target, p, pair_bidx, "bilinear")
         try:
             t = reader.source
             if t.count != p.count:

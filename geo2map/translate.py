@@ -22,7 +22,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,15 +33,16 @@ from geo2map._version import __version__
 from geo2map.errors import InputError, ModelError
 from geo2map.input_domain import fit_input_scaling
 from geo2map.mosaic.blend import BlendMethod
+from geo2map.mosaic.stream import count_tiles, write_streamed
+from geo2map.progress import Progress
 from geo2map.raster.open import RasterSource, open_raster
+from geo2map.raster.output_policy import output_masking, spec_for
 from geo2map.raster.padding import Pads, ReflectPadded, fit_tile, padded_grid, scene_context
 from geo2map.raster.safety import check_raster_output, check_side_output
+from geo2map.raster.tile_reader import TileStream, iter_tiles
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import OutputSpec, Preset
 from geo2map.scene_checks import bands_by_name, check_bands, polarisation_note, resolution_note
-from geo2map.tiler import TileStream, count_tiles, iter_tiles, output_masking, spec_for, write_streamed
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass

@@ -96,7 +96,7 @@ def test_an_all_nodata_input_says_so(runner, tmp_path: Path) -> None:
 def test_rows_after_a_gap_taller_than_a_tile_are_written(tmp_path: Path) -> None:
     """The mosaicker finalises rows a buffer at a time: empty tile rows (skipped) leave nodata, not a
     truncated output (it used to stop after the first buffer's rows)."""
-    from geo2map.tiler import remosaic_raster
+    from geo2map.mosaic.stream import remosaic_raster
 
     data = np.zeros((1, 1000, 300), "uint8")
     data[:, 900:] = 7
@@ -211,7 +211,7 @@ def test_remosaic_with_an_identity_function_gives_the_input_back(tmp_path: Path)
     """RGB.byte.tif has per-band nodata 0: 710 pixels where only one band is 0 used to come back 0,0,0."""
     import rasterio
 
-    from geo2map.tiler import remosaic_raster
+    from geo2map.mosaic.stream import remosaic_raster
 
     out = remosaic_raster(RGB, tmp_path / "o.tif", fn=lambda x: x)
     with rasterio.open(RGB) as a, rasterio.open(out) as b:

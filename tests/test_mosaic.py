@@ -151,7 +151,7 @@ def test_column_stripes_give_the_same_mosaic(tmp_path) -> None:
     """Very wide scenes are mosaicked in column stripes; the result does not change."""
     from conftest import write_raster
 
-    from geo2map.tiler import remosaic_raster
+    from geo2map.mosaic.stream import remosaic_raster
 
     rng = np.random.default_rng(11)
     data = (smooth_field(rng, 2, 300, 1700) * 1000).astype("float32")

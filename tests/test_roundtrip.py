@@ -10,8 +10,9 @@ from conftest import GRD, RGB, SLC, gdalinfo_json, smooth_field, write_raster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from geo2map.mosaic.stream import remosaic_raster
 from geo2map.raster.open import NOTE_COMPLEX, NOTE_WARPED, open_raster
-from geo2map.tiler import mosaic_tiles, remosaic_raster, tile_raster
+from geo2map.tile_folder import mosaic_tiles, tile_raster
 
 DTYPES = ["uint8", "uint16", "int16", "float32"]
 

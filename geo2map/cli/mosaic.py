@@ -52,7 +52,7 @@ def mosaic(
     from geo2map.raster.write import parse_creation_options
 
     output = pick_output(output, output_opt, "geo2map mosaic TILE_DIR -o OUTPUT")
-    from geo2map.tiler import mosaic_tiles
+    from geo2map.tile_folder import mosaic_tiles
 
     with progress_bar("mosaicking", not quiet) as progress:
         mosaic_tiles(

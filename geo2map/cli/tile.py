@@ -81,7 +81,7 @@ def tile(
     polygon per tile with its row, col, window and file name.
     """
     out_dir = pick_output(out_dir, output_opt, "geo2map tile SRC -o OUT_DIR")
-    from geo2map.tiler import tile_raster
+    from geo2map.tile_folder import tile_raster
 
     with progress_bar("tiling", not quiet) as progress:
         result = tile_raster(

@@ -208,10 +208,10 @@ class RasterPairDataset(PairDataset):
         pid = os.getpid()
         if self._handles is None or self._handles[0] != pid:  # one handle per worker process
             from geo2map.raster.open import open_raster
-            from geo2map.tiler import _PairReader
+            from geo2map.raster.pair import PairReader
 
             a = open_raster(self.path_a, bidx=self.bidx_a)
-            b = _PairReader(self.path_b, a, self.bidx_b, "bilinear").source
+            b = PairReader(self.path_b, a, self.bidx_b, "bilinear").source
             self._handles = (pid, a, b)
         return self._handles[1], self._handles[2]
 

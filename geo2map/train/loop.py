@@ -35,7 +35,7 @@ import numpy as np
 from geo2map.errors import InputError
 from geo2map.train.config import TrainConfig
 
-Progress = Callable[[dict[str, Any]], None]
+TrainProgress = Callable[[dict[str, Any]], None]
 
 
 # ---------------------------------------------------------------------------
@@ -91,18 +91,18 @@ def build_datasets(cfg: TrainConfig) -> Data:
     seed = cfg.seed
     if fmt == "geotiff_pair":
         from geo2map.raster.open import open_raster
+        from geo2map.raster.pair import PairReader
         from geo2map.raster.tiling import TileGrid
-        from geo2map.tiler import _PairReader
 
         with open_raster(cfg.data, bidx=cfg.bidx_a) as a:
-            b_reader = _PairReader(cfg.pair or "", a, cfg.bidx_b, "bilinear")
+            b_reader = PairReader(cfg.pair or "", a, cfg.bidx_b, "bilinear")
             try:
                 b = b_reader.source
                 grid = TileGrid(a.width, a.height, cfg.tile_size, cfg.tile_overlap, a.transform, a.crs)
                 sa = _scaling(cfg.scaling_a, D.default_scaling(np.dtype(a.dtype))).fit_source(a)
                 sb = _scaling(cfg.scaling_b, D.default_scaling(np.dtype(b.dtype))).fit_source(b)
                 tiles = []
-                from geo2map.tiler import iter_tiles
+                from geo2map.raster.tile_reader import iter_tiles
 
                 for (tile, _, va), (_, _, vb) in zip(
                     iter_tiles(a, grid, skip_empty=False), iter_tiles(b, grid, skip_empty=False), strict=True
@@ -138,7 +138,7 @@ def build_datasets(cfg: TrainConfig) -> Data:
         return Data(train, val, fmt)
 
     if fmt == "tile_folder":
-        from geo2map.tiler import read_tile_index
+        from geo2map.tile_folder import read_tile_index
 
         gdf, grid = read_tile_index(cfg.data)
         if "pair_file" not in gdf.columns:
@@ -371,7 +371,9 @@ class Trainer:
             each step and ``{"epoch_end": ..., "metrics": ...}`` after each epoch.
     """
 
-    def __init__(self, cfg: TrainConfig, out_dir: str | os.PathLike[str], progress: Progress | None = None) -> None:
+    def __init__(
+        self, cfg: TrainConfig, out_dir: str | os.PathLike[str], progress: TrainProgress | None = None
+    ) -> None:
         self.cfg = cfg
         self.out = os.fspath(out_dir)
         self.progress = progress
