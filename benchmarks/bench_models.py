@@ -23,7 +23,7 @@ import torch
 
 from geo2map.models.networks import GENERATORS, build_generator
 from geo2map.train.config import resolve_config
-from geo2map.train.models import Pix2Pix
+from geo2map.train.gans import Pix2Pix
 
 
 def _sync(device: torch.device) -> None:

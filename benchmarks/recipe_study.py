@@ -106,7 +106,7 @@ def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]
 def train_count(data: Path) -> int:
     """How many training pairs ``geo2map train`` keeps from ``data`` (after its validation split)."""
     from geo2map.train.config import TrainConfig
-    from geo2map.train.loop import build_datasets
+    from geo2map.train.inputs import build_datasets
 
     return len(build_datasets(TrainConfig(data=str(data))).train)
 
@@ -159,8 +159,8 @@ def _step_time(run: Path, in_bands: int, out_bands: int, steps: int = 8) -> floa
     """Seconds per training step (batch 4, 256 px, the run's config and precision) on random data."""
     import torch
 
-    from geo2map.train.loop import autocast_dtype
-    from geo2map.train.models import CycleGAN, Pix2Pix
+    from geo2map.train.gans import CycleGAN, Pix2Pix
+    from geo2map.train.schedule import autocast_dtype
 
     cfg = _run_config(run)
     device = torch.device("cpu")

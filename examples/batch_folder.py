@@ -28,9 +28,9 @@ def main(argv: list[str] | None = None) -> Path:
 
     import geopandas as gpd
 
-    from geo2map.plots import _pyplot
+    from geo2map.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     gdf = gpd.read_file(Path(args.out) / FOOTPRINTS)
     fig, ax = plt.subplots(figsize=(9, 5))
     gdf.plot(ax=ax, column="crs", categorical=True, legend=True, edgecolor="k", alpha=0.6)

@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> Path:
     rep = evaluate(args.model, data, str(out), split="all" if args.data is None else "auto", max_pairs=args.max_pairs)
     print(json.dumps(rep.metrics, indent=1))
 
-    from geo2map.plots import _pyplot
+    from geo2map.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     names = [p["name"] for p in rep.per_pair]
     axes[0].bar(range(len(names)), [p["psnr"] for p in rep.per_pair], color="tab:blue")

@@ -62,10 +62,10 @@ def main(argv: list[str] | None = None) -> Path:
     pred = out / "tahoe_pred.tif"
     geo2map.translate_raster(args.dsm, pred, str(model), overwrite=True)
 
-    from geo2map.plots import _pyplot, display_rgb
+    from geo2map.plots import pyplot, display_rgb
     from geo2map.raster.open import open_raster
 
-    plt = _pyplot()
+    plt = pyplot()
     pics = []
     for path in (args.dsm, pred, args.photo):
         with open_raster(path) as src:

@@ -126,17 +126,17 @@ def _pairs(data: str, split: str, val_fraction: float, seed: int) -> tuple[str, 
     ``holdout``: that hold-out explicitly; ``train``, ``val``, ``test``: those
     folders; ``all``: every training (or top-level) file.
     """
-    from geo2map.train.data import _list_images, holdout_split, match_pairs
+    from geo2map.train.data import holdout_split, list_images, match_pairs
 
     def ab(prefix: str) -> list[tuple[str, str]] | None:
         fa, fb = os.path.join(data, prefix + "A"), os.path.join(data, prefix + "B")
         if not (os.path.isdir(fa) and os.path.isdir(fb)):
             return None
-        return match_pairs(_list_images(fa), _list_images(fb))
+        return match_pairs(list_images(fa), list_images(fb))
 
     def sbs(sub: str) -> list[str] | None:
         folder = os.path.join(data, sub) if sub else data
-        files = _list_images(folder) if os.path.isdir(folder) else []
+        files = list_images(folder) if os.path.isdir(folder) else []
         return files or None
 
     for kind, get in (("ab", ab), ("sbs", sbs)):
@@ -441,13 +441,13 @@ def _evaluate_rasters(
 
 
 def _sample_grid(shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]], path: str, title: str) -> str:
-    from geo2map.plots import _as_picture, _pyplot
+    from geo2map.plots import as_picture, pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(shown), 4, figsize=(10, 2.6 * len(shown)), squeeze=False)
     for r, (a, o, t) in enumerate(shown):
         err = np.abs(o.astype(np.float64) - t.astype(np.float64)).max(axis=0) if o.shape == t.shape else None
-        pics = [_as_picture(a, None), _as_picture(o, None), _as_picture(t, None)]
+        pics = [as_picture(a, None), as_picture(o, None), as_picture(t, None)]
         for c, (pic, name) in enumerate(zip(pics, ("input", "output", "target"), strict=True)):
             axes[r, c].imshow(pic, interpolation="nearest")
             axes[r, c].set_axis_off()

@@ -39,7 +39,7 @@ def display_rgb(
     return out
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,7 +66,7 @@ def grid_quicklook(
     overwrite: bool = False,
 ) -> str:
     """A PNG of the scene with the tiles drawn on it (written tiles solid, skipped dashed)."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.patches import Rectangle
 
     data, valid = source.read_decimated(max_pixels)
@@ -105,7 +105,7 @@ def grid_quicklook(
         plt.close(fig)
 
 
-def _as_picture(data: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+def as_picture(data: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     """8-bit 3-band data as it is (no stretch); anything else stretched by :func:`display_rgb`."""
     if data.dtype == np.uint8 and data.shape[0] >= 3:
         out = np.moveaxis(data[:3], 0, -1) / 255.0
@@ -133,7 +133,7 @@ def translate_quicklook(
     as the network sees it, [-1, 1] → black..white, instead of a 2-98% stretch."""
     from geo2map.raster.open import open_raster
 
-    plt = _pyplot()
+    plt = pyplot()
     data_in, valid_in = source.read_decimated(max_pixels)
     stretch, limits = "2-98% stretch", None
     if input_scaling is not None:
@@ -153,7 +153,7 @@ def translate_quicklook(
         ),
         (
             axes[1],
-            _as_picture(data_out, valid_out),
+            as_picture(data_out, valid_out),
             f"output: {os.path.basename(os.fspath(output))} ({out_bands} band{'s' if out_bands != 1 else ''})",
         ),
     ):

@@ -64,7 +64,7 @@ def test_overfits_real_sentinel1_to_sentinel2_pairs(tmp_path: Path) -> None:
     cfg = _tiny(tmp_path, val_fraction=0.34, flip=False, rot90=False, lr_g=2e-3, lr_d=2e-4, lr_schedule="constant")
     data = build_datasets(cfg)
     assert len(data.train) == 4 and len(data.val) == 2
-    from geo2map.train.models import Pix2Pix
+    from geo2map.train.gans import Pix2Pix
 
     torch.manual_seed(0)
     model = Pix2Pix(cfg, 2, 3, torch.device("cpu"))
@@ -436,8 +436,8 @@ def test_cpu_training_autocasts_to_bf16_where_amx_runs_it(tmp_path: Path) -> Non
     """`amp: auto` on CPU: bf16 autocast on AMX CPUs (3.2x faster per step here), fp32 elsewhere;
     `bf16` forces it, `off` never; a bf16 step gives finite losses and moves the fp32 weights."""
     from geo2map.inference import cpu_has_fast_bf16
-    from geo2map.train.loop import autocast_dtype
-    from geo2map.train.models import Pix2Pix
+    from geo2map.train.gans import Pix2Pix
+    from geo2map.train.schedule import autocast_dtype
 
     cpu = torch.device("cpu")
     assert autocast_dtype("off", cpu) is None and autocast_dtype("fp16", cpu) is None
@@ -503,7 +503,7 @@ def test_hd_objective_trains_and_resumes_exactly(tmp_path: Path, mode: str) -> N
 
 
 def test_inference_tiling_follows_the_receptive_field() -> None:
-    from geo2map.train.loop import inference_tiling
+    from geo2map.train.schedule import inference_tiling
 
     def cfg(**kw):
         return resolve_config("pix2pix", "stable", None, {"data": "x", **kw})

@@ -82,7 +82,7 @@ def match_pairs(files_a: Sequence[str], files_b: Sequence[str]) -> list[tuple[st
     return out
 
 
-def _list_images(folder: str) -> list[str]:
+def list_images(folder: str) -> list[str]:
     return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXT))
 
 
