@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> Path:
     pred = out / "tahoe_pred.tif"
     geo2map.translate_raster(args.dsm, pred, str(model), overwrite=True)
 
-    from geo2map.plots import pyplot, display_rgb
+    from geo2map.plots import display_rgb, pyplot
     from geo2map.raster.open import open_raster
 
     plt = pyplot()

@@ -95,7 +95,8 @@ def ssim_levels(out: np.ndarray, tgt: np.ndarray, valid: np.ndarray) -> float:
     if min(out.shape[1:]) < 11:
         return float("nan")
     o = np.where(valid, out, tgt)
-    return float(ssim(torch.from_numpy(o[None]).double(), torch.from_numpy(tgt[None]).double(), data_range=255.0))
+    value = ssim(torch.from_numpy(o[None]).double(), torch.from_numpy(tgt[None]).double(), data_range=255.0)
+    return float(value)  # type: ignore[arg-type]  # one tensor without return_full_image
 
 
 @dataclass

@@ -33,7 +33,7 @@ def bands_by_name(card: Any, source: RasterSource) -> list[int] | None:
     """The bands of ``source`` whose descriptions name the model's input bands, when the band
     counts differ (e.g. ``VH`` of a VV+VH Sentinel-1 file for sar2rgb); None otherwise."""
 
-    def key(text: str) -> str:  # "VH (dB)", "vh", "VH_linear" → "vh"
+    def key(text: str | None) -> str:  # "VH (dB)", "vh", "VH_linear" → "vh"
         words = re.findall(r"[a-z0-9]+", (text or "").lower())
         return words[0] if words else ""
 

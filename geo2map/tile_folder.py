@@ -268,6 +268,7 @@ def _write_tiles(
             "geometry": box(*grid.bounds(tile)),
         }
         if pair_reader is not None:
+            assert pdata is not None  # read with the pair
             rel_b = os.path.join("B", rel)
             profile = _tile_profile(source, tile, psrc.count, psrc.dtype, pnodata, psrc.colorinterp)
             _write_tile(os.path.join(work, rel_b), profile, pdata, pvalid, pinternal, meta_b)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -72,7 +73,7 @@ def evaluate(
     """
     from geo2map.evaluate import evaluate as run
 
-    options = {k: v for k, v in {"bidx": bidx, "nodata": nodata}.items() if v is not None}
+    options: dict[str, Any] = {k: v for k, v in {"bidx": bidx, "nodata": nodata}.items() if v is not None}
     with progress_bar("evaluating", not quiet, unit="pair") as progress:
         rep = run(
             model,

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from geo2map.progress import Progress
+
 F = Callable[..., Any]
 
 bidx_opt = click.option(
@@ -90,9 +92,7 @@ cog_opt = click.option(
 
 
 @contextmanager
-def progress_bar(
-    desc: str, enabled: bool = True, unit: str = "tile"
-) -> Iterator[Callable[[int, int | None], None] | None]:
+def progress_bar(desc: str, enabled: bool = True, unit: str = "tile") -> Iterator[Progress | None]:
     """A tqdm bar on stderr driven by the library's ``progress(done, total)`` callback.
 
     It shows only after half a second, so quick runs and early one-line errors print no bar,

@@ -15,11 +15,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 #: a line libtiff's default handler prints for a failed read, write or seek of the file itself
 DROPPED = re.compile(rb"^_tiff\w*Proc: [^\n]*\n")
 
-_terminal: dict[str, object] = {"tty": None, "columns": 80}
+_terminal: dict[str, Any] = {"tty": None, "columns": 80}
 
 
 def stderr_is_terminal() -> bool:

@@ -137,5 +137,5 @@ def translate(
             click.echo(f"quicklook {result.quicklook}")
 
 
-def _line_progress(done: int, total: int) -> None:
+def _line_progress(done: int, total: int | None) -> None:
     click.echo(f"geo2map-progress {done} {total}", err=True)

@@ -160,8 +160,15 @@ class Geo2MapTranslate(QgsProcessingAlgorithm):
             proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         except OSError as exc:
             raise QgsProcessingException(f"cannot run geo2map ({exe}): {exc}") from None
-        lines: queue.Queue = queue.Queue()
-        reader = threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stderr], daemon=True)
+        stderr = proc.stderr
+        assert stderr is not None  # stderr=PIPE
+        lines: queue.Queue[str] = queue.Queue()
+
+        def read() -> None:
+            for ln in stderr:
+                lines.put(ln)
+
+        reader = threading.Thread(target=read, daemon=True)
         reader.start()
         errors: list[str] = []
         while True:
@@ -179,12 +186,12 @@ class Geo2MapTranslate(QgsProcessingAlgorithm):
                     proc.kill()
                     proc.wait()
                 reader.join(timeout=5)
-                proc.stderr.close()
+                stderr.close()
                 feedback.pushInfo("geo2map stopped: canceled")
                 return
             if line is None and proc.poll() is not None and not reader.is_alive() and lines.empty():
                 break
-        proc.stderr.close()
+        stderr.close()
         if proc.returncode != 0:
             raise QgsProcessingException(errors[-1] if errors else f"geo2map exited with code {proc.returncode}")
 

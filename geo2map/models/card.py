@@ -155,7 +155,7 @@ class ModelCard:
         if not isinstance(a.dropout, bool):
             raise ModelError(f"model card architecture.dropout must be true or false, not {a.dropout!r}")
         try:
-            kind = np.dtype(self.output_dtype).kind
+            kind: str = np.dtype(self.output_dtype).kind
         except TypeError:
             kind = ""
         if kind not in "uif" or not kind:

@@ -180,7 +180,7 @@ def export_onnx(model: Any, dst: str | os.PathLike[str], *, overwrite: bool = Fa
         torch.onnx.export(
             net,
             (x,),
-            buf,
+            buf,  # type: ignore[arg-type]  # torch.onnx.export writes to file-like objects too
             input_names=["input"],
             output_names=["output"],
             dynamic_axes={"input": axes, "output": axes},

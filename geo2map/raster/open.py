@@ -310,9 +310,9 @@ class RasterSource:
             raise RasterReadError(f"cannot read {self.path}: {one_line(exc)}") from None
         if data.dtype.kind == "f":
             valid &= ~np.isnan(data)
-        valid = self._apply_override(data, valid)
-        assert valid is not None
-        return data, valid
+        overridden = self._apply_override(data, valid)
+        assert overridden is not None
+        return data, overridden
 
     def _apply_override(self, data: np.ndarray, valid: np.ndarray | None) -> np.ndarray | None:
         """Mask pixels equal to a user-given nodata value (``--nodata``)."""

@@ -27,6 +27,9 @@ from rasterio.windows import Window
 from geo2map.errors import InputError, OutputError, OutputExistsError, one_line
 from geo2map.raster.gdal_lock import GDAL_LOCK
 
+#: a path as the library takes it
+PathLike = str | os.PathLike[str]
+
 TMP_SUFFIX = ".geo2map-tmp.tif"
 DIR_SUFFIX = ".geo2map-tmp"
 
@@ -90,14 +93,18 @@ def same_or_inside(path: str, folder: str) -> bool:
 
 
 def check_side_output(
-    path: str | os.PathLike[str], overwrite: bool, *, inputs: Iterable[object] = (), outputs: Iterable[object] = ()
+    path: str | os.PathLike[str],
+    overwrite: bool,
+    *,
+    inputs: Iterable[PathLike | None] = (),
+    outputs: Iterable[PathLike | None] = (),
 ) -> str:
     """A second output (a quick-look PNG) obeys the main output's rules (its folder may still be to
     come: ``tile out/tiles --quicklook out/tiles.png`` creates ``out/``), and is none of the files
     the command reads or writes."""
-    path = os.fspath(path)  # type: ignore[arg-type]
+    path = os.fspath(path)
     for other, what in [*((i, "an input") for i in inputs), *((o, "the output") for o in outputs)]:
-        if other is not None and os.path.realpath(os.fspath(other)) == os.path.realpath(path):  # type: ignore[arg-type]
+        if other is not None and os.path.realpath(os.fspath(other)) == os.path.realpath(path):
             raise InputError(f"the quick-look {path} would replace {what}; give it its own file name")
     if os.path.isdir(path):
         raise OutputError(f"quick-look {path} is a folder; give a file name such as out.png")
@@ -127,14 +134,14 @@ def check_raster_output(path: str | os.PathLike[str], overwrite: bool) -> str:
     return path
 
 
-def check_output_folder(out_dir: str | os.PathLike[str], inputs: Iterable[object]) -> None:
+def check_output_folder(out_dir: str | os.PathLike[str], inputs: Iterable[PathLike | None]) -> None:
     """Refuse an output folder that is, or contains, an input (replacing it would delete the input;
     a later run would read its own outputs)."""
     out_dir = os.fspath(out_dir)
     for src in inputs:
         if src is None:
             continue
-        src = os.fspath(src)  # type: ignore[arg-type]
+        src = os.fspath(src)
         if os.path.exists(src) and same_or_inside(src, out_dir):
             raise OutputError(f"output folder {out_dir} contains the input {src}; choose a folder outside it")
 

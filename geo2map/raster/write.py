@@ -349,8 +349,8 @@ class RasterWriter:
                 try:
                     verify_written(src, self.path)
                     rasterio.shutil.copy(src, self._tmp, driver="COG", **self.spec.cog_options())
-                except RasterioError as exc:
-                    raise write_error(self.path, exc) from None
+                except RasterioError as err:  # not "exc": that is __exit__'s own argument
+                    raise write_error(self.path, err) from None
                 finally:
                     remove_written(src)
             elif self.spec.preset == "cog":

@@ -29,7 +29,11 @@ def load_checkpoint(path: str, device: Any) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - pickle.UnpicklingError for numpy scalars
             if "numpy" not in str(exc):
                 raise InputError(unreadable) from None
-        allowed = [np._core.multiarray.scalar, np.dtype, type(np.dtype("float64"))]
+        allowed = [
+            np._core.multiarray.scalar,  # type: ignore[attr-defined]
+            np.dtype,
+            type(np.dtype("float64")),
+        ]
         try:
             with torch.serialization.safe_globals(allowed):
                 return torch.load(path, map_location=device, weights_only=True)  # type: ignore[no-any-return]

@@ -62,7 +62,7 @@ class TrainConfig:
     dropout: bool = True
     discriminator: str = "basic"
     n_layers_d: int = 3
-    init: str = "normal"
+    init: Literal["normal", "xavier", "kaiming", "orthogonal"] = "normal"
     init_gain: float = 0.02
     upsample: Literal["deconv", "resize"] = "deconv"
     padding: Literal["zeros", "reflect"] = "zeros"

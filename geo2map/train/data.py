@@ -156,6 +156,7 @@ class PairDataset:
         self.bands_b: list[str] = []
         self.dtype_b = "uint8"
         self.colorinterp_b: list[str] = []
+        self.pixel_size_m: float | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

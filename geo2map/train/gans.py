@@ -84,7 +84,7 @@ class _Base:
     def _finish(self) -> None:
         fmt = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
         for net in self.nets.values():
-            net.to(self.device, memory_format=fmt)
+            net.to(self.device, memory_format=fmt)  # type: ignore[call-overload]
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.autocast_dtype is None:

@@ -62,131 +62,154 @@ def build_datasets(cfg: TrainConfig) -> Data:
 
     fmt = detect_format(cfg)
     aug = D.Augment(crop=cfg.crop_size, flip=cfg.flip, rot90=cfg.rot90, band_jitter=cfg.band_jitter)
-    seed = cfg.seed
-    if fmt == "geotiff_pair":
-        from geo2map.raster.open import open_raster
-        from geo2map.raster.pair import PairReader
-        from geo2map.raster.tiling import TileGrid
+    builders = {
+        "geotiff_pair": _geotiff_pair,
+        "tile_folder": _tile_folder,
+        "ab_folders": _ab_folders,
+        "unpaired": _ab_folders,
+        "side_by_side": _side_by_side,
+    }
+    if fmt not in builders:
+        raise InputError(f"unknown data format {fmt!r}")
+    return builders[fmt](cfg, fmt, aug, cfg.seed)
 
-        with open_raster(cfg.data, bidx=cfg.bidx_a) as a:
-            b_reader = PairReader(cfg.pair or "", a, cfg.bidx_b, "bilinear")
-            try:
-                b = b_reader.source
-                grid = TileGrid(a.width, a.height, cfg.tile_size, cfg.tile_overlap, a.transform, a.crs)
-                sa = _scaling(cfg.scaling_a, D.default_scaling(np.dtype(a.dtype))).fit_source(a)
-                sb = _scaling(cfg.scaling_b, D.default_scaling(np.dtype(b.dtype))).fit_source(b)
-                tiles = []
-                from geo2map.raster.tile_reader import iter_tiles
 
-                for (tile, _, va), (_, _, vb) in zip(
-                    iter_tiles(a, grid, skip_empty=False), iter_tiles(b, grid, skip_empty=False), strict=True
-                ):
-                    if (va is None or va.mean() > 0.5) and (vb is None or vb.mean() > 0.5):
-                        tiles.append(tile)
-                bands_a = [d or f"band{i}" for i, d in zip(a.indexes, a.descriptions, strict=True)]
-                bands_b = [d or f"band{i}" for i, d in zip(b.indexes, b.descriptions, strict=True)]
-                dtype_b = b.dtype
-                ci_b = [c.name for c in b.colorinterp]
-                from geo2map.scene_checks import pixel_size_m
+def _geotiff_pair(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
+    """A co-registered GeoTIFF pair, tiled on the fly, split spatially."""
+    from geo2map.raster.open import open_raster
+    from geo2map.raster.pair import PairReader
+    from geo2map.raster.tiling import TileGrid
+    from geo2map.train import data as D
 
-                pixel = pixel_size_m(a)
-            finally:
-                b_reader.close()
-        if not tiles:
-            raise InputError(f"no {cfg.tile_size}-px tile of {cfg.data} is at least half valid in both rasters")
-        tr, va_ = D.spatial_split(tiles, cfg.val_fraction, cfg.split_block, seed)
-        kw = dict(
-            tile_size=cfg.tile_size,
-            bidx_a=cfg.bidx_a,
-            bidx_b=cfg.bidx_b,
-            scaling_a=sa,
-            scaling_b=sb,
-            augment=aug,
-            seed=seed,
-        )
-        train = D.RasterPairDataset(cfg.data, cfg.pair or "", tr, train=True, **kw)  # type: ignore[arg-type]
-        val = D.RasterPairDataset(cfg.data, cfg.pair or "", va_, train=False, **kw)  # type: ignore[arg-type]
-        for ds in (train, val):
-            ds.bands_a, ds.bands_b, ds.dtype_b, ds.colorinterp_b = bands_a, bands_b, dtype_b, ci_b
-            ds.pixel_size_m = pixel
-        return Data(train, val, fmt)
+    with open_raster(cfg.data, bidx=cfg.bidx_a) as a:
+        b_reader = PairReader(cfg.pair or "", a, cfg.bidx_b, "bilinear")
+        try:
+            b = b_reader.source
+            grid = TileGrid(a.width, a.height, cfg.tile_size, cfg.tile_overlap, a.transform, a.crs)
+            sa = _scaling(cfg.scaling_a, D.default_scaling(np.dtype(a.dtype))).fit_source(a)
+            sb = _scaling(cfg.scaling_b, D.default_scaling(np.dtype(b.dtype))).fit_source(b)
+            tiles = []
+            from geo2map.raster.tile_reader import iter_tiles
 
-    if fmt == "tile_folder":
-        from geo2map.tile_folder import read_tile_index
+            for (tile, _, va), (_, _, vb) in zip(
+                iter_tiles(a, grid, skip_empty=False), iter_tiles(b, grid, skip_empty=False), strict=True
+            ):
+                if (va is None or va.mean() > 0.5) and (vb is None or vb.mean() > 0.5):
+                    tiles.append(tile)
+            bands_a = [d or f"band{i}" for i, d in zip(a.indexes, a.descriptions, strict=True)]
+            bands_b = [d or f"band{i}" for i, d in zip(b.indexes, b.descriptions, strict=True)]
+            dtype_b = b.dtype
+            ci_b = [c.name for c in b.colorinterp]
+            from geo2map.scene_checks import pixel_size_m
 
-        gdf, grid = read_tile_index(cfg.data)
-        if "pair_file" not in gdf.columns:
-            raise InputError(f"{cfg.data} has no B tiles: make it with 'geo2map tile --pair'")
-        tiles = [grid.tile(int(r), int(c)) for r, c in zip(gdf["row"], gdf["col"], strict=True)]
-        files = {
-            t.name: (os.path.join(cfg.data, fa), os.path.join(cfg.data, fb))
-            for t, fa, fb in zip(tiles, gdf["file"], gdf["pair_file"], strict=True)
-        }
-        tr, va_ = D.spatial_split(tiles, cfg.val_fraction, cfg.split_block, seed)
-        train = D.FilePairDataset([files[t.name] for t in tr], augment=aug, seed=seed, train=True)
-        val = D.FilePairDataset([files[t.name] for t in va_], augment=aug, seed=seed, train=False)
-        return _finish_files(cfg, Data(train, val, fmt))
+            pixel = pixel_size_m(a)
+        finally:
+            b_reader.close()
+    if not tiles:
+        raise InputError(f"no {cfg.tile_size}-px tile of {cfg.data} is at least half valid in both rasters")
+    tr, va_ = D.spatial_split(tiles, cfg.val_fraction, cfg.split_block, seed)
+    kw = dict(
+        tile_size=cfg.tile_size,
+        bidx_a=cfg.bidx_a,
+        bidx_b=cfg.bidx_b,
+        scaling_a=sa,
+        scaling_b=sb,
+        augment=aug,
+        seed=seed,
+    )
+    train = D.RasterPairDataset(cfg.data, cfg.pair or "", tr, train=True, **kw)  # type: ignore[arg-type]
+    val = D.RasterPairDataset(cfg.data, cfg.pair or "", va_, train=False, **kw)  # type: ignore[arg-type]
+    for ds in (train, val):
+        ds.bands_a, ds.bands_b, ds.dtype_b, ds.colorinterp_b = bands_a, bands_b, dtype_b, ci_b
+        ds.pixel_size_m = pixel
+    return Data(train, val, fmt)
 
-    if fmt in ("ab_folders", "unpaired"):
-        prefix = "train" if _has_ab(cfg.data, "train") else ""
-        fa = D.list_images(os.path.join(cfg.data, prefix + "A"))
-        fb = D.list_images(os.path.join(cfg.data, prefix + "B"))
-        val_prefix = next((p for p in ("val", "test") if prefix and _has_ab(cfg.data, p)), None)
-        if cfg.max_images:
-            fa, fb = fa[: cfg.max_images], fb[: cfg.max_images]
-        if fmt == "unpaired":
-            if val_prefix:
-                va_a = D.list_images(os.path.join(cfg.data, val_prefix + "A"))
-                va_b = D.list_images(os.path.join(cfg.data, val_prefix + "B"))
-                tr_a = fa
-            else:
-                tr_a, va_a = D.holdout_split(fa, cfg.val_fraction, seed)
-                va_b = fb
-            if not tr_a or not fb:
-                raise InputError(f"{cfg.data} has an empty A or B folder")
-            train = D.UnpairedDataset(tr_a, fb, augment=aug, seed=seed, train=True, load_size=cfg.load_size)
-            val = D.UnpairedDataset(
-                va_a[: max(cfg.samples, 16)], va_b, augment=aug, seed=seed, train=False, load_size=cfg.load_size
-            )
-            return _finish_files(cfg, Data(train, val, fmt))
-        pairs = D.match_pairs(fa, fb)
-        if not pairs:
-            raise InputError(f"no file name (without extension) appears in both A and B folders of {cfg.data}")
+
+def _tile_folder(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
+    """A ``geo2map tile --pair`` folder, split spatially."""
+    from geo2map.tile_folder import read_tile_index
+    from geo2map.train import data as D
+
+    gdf, grid = read_tile_index(cfg.data)
+    if "pair_file" not in gdf.columns:
+        raise InputError(f"{cfg.data} has no B tiles: make it with 'geo2map tile --pair'")
+    tiles = [grid.tile(int(r), int(c)) for r, c in zip(gdf["row"], gdf["col"], strict=True)]
+    files = {
+        t.name: (os.path.join(cfg.data, fa), os.path.join(cfg.data, fb))
+        for t, fa, fb in zip(tiles, gdf["file"], gdf["pair_file"], strict=True)
+    }
+    tr, va_ = D.spatial_split(tiles, cfg.val_fraction, cfg.split_block, seed)
+    train = D.FilePairDataset([files[t.name] for t in tr], augment=aug, seed=seed, train=True)
+    val = D.FilePairDataset([files[t.name] for t in va_], augment=aug, seed=seed, train=False)
+    return _finish_files(cfg, Data(train, val, fmt))
+
+
+def _ab_folders(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
+    """A/B folders: pairs matched by name, or unpaired (CycleGAN)."""
+    from geo2map.train import data as D
+
+    prefix = "train" if _has_ab(cfg.data, "train") else ""
+    fa = D.list_images(os.path.join(cfg.data, prefix + "A"))
+    fb = D.list_images(os.path.join(cfg.data, prefix + "B"))
+    val_prefix = next((p for p in ("val", "test") if prefix and _has_ab(cfg.data, p)), None)
+    if cfg.max_images:
+        fa, fb = fa[: cfg.max_images], fb[: cfg.max_images]
+    if fmt == "unpaired":
         if val_prefix:
-            va_fa = D.list_images(os.path.join(cfg.data, val_prefix + "A"))
-            val_pairs = D.match_pairs(va_fa, D.list_images(os.path.join(cfg.data, val_prefix + "B")))
-            train_pairs = pairs
+            va_a = D.list_images(os.path.join(cfg.data, val_prefix + "A"))
+            va_b = D.list_images(os.path.join(cfg.data, val_prefix + "B"))
+            tr_a = fa
         else:
-            train_pairs, val_pairs = D.holdout_split(pairs, cfg.val_fraction, seed)
-        train = D.FilePairDataset(train_pairs, augment=aug, seed=seed, train=True, load_size=cfg.load_size)
-        val = D.FilePairDataset(val_pairs, augment=aug, seed=seed, train=False, load_size=cfg.load_size)
+            tr_a, va_a = D.holdout_split(fa, cfg.val_fraction, seed)
+            va_b = fb
+        if not tr_a or not fb:
+            raise InputError(f"{cfg.data} has an empty A or B folder")
+        train: D.PairDataset = D.UnpairedDataset(tr_a, fb, augment=aug, seed=seed, train=True, load_size=cfg.load_size)
+        val: D.PairDataset = D.UnpairedDataset(
+            va_a[: max(cfg.samples, 16)], va_b, augment=aug, seed=seed, train=False, load_size=cfg.load_size
+        )
         return _finish_files(cfg, Data(train, val, fmt))
+    pairs = D.match_pairs(fa, fb)
+    if not pairs:
+        raise InputError(f"no file name (without extension) appears in both A and B folders of {cfg.data}")
+    if val_prefix:
+        va_fa = D.list_images(os.path.join(cfg.data, val_prefix + "A"))
+        val_pairs = D.match_pairs(va_fa, D.list_images(os.path.join(cfg.data, val_prefix + "B")))
+        train_pairs = pairs
+    else:
+        train_pairs, val_pairs = D.holdout_split(pairs, cfg.val_fraction, seed)
+    train = D.FilePairDataset(train_pairs, augment=aug, seed=seed, train=True, load_size=cfg.load_size)
+    val = D.FilePairDataset(val_pairs, augment=aug, seed=seed, train=False, load_size=cfg.load_size)
+    return _finish_files(cfg, Data(train, val, fmt))
 
-    if fmt == "side_by_side":
-        folder = os.path.join(cfg.data, "train") if os.path.isdir(os.path.join(cfg.data, "train")) else cfg.data
-        files = D.list_images(folder)
-        if cfg.max_images:
-            files = files[: cfg.max_images]
-        val_folder = next(
-            (
-                os.path.join(cfg.data, p)
-                for p in ("val", "test")
-                if folder != cfg.data and os.path.isdir(os.path.join(cfg.data, p))
-            ),
-            None,
-        )
-        if val_folder:
-            tr_f, va_f = files, D.list_images(val_folder)
-        else:
-            tr_f, va_f = D.holdout_split(files, cfg.val_fraction, seed)
-        train = D.SideBySideDataset(
-            tr_f, direction=cfg.direction, augment=aug, seed=seed, train=True, load_size=cfg.load_size
-        )
-        val = D.SideBySideDataset(
-            va_f, direction=cfg.direction, augment=aug, seed=seed, train=False, load_size=cfg.load_size
-        )
-        return _finish_files(cfg, Data(train, val, fmt))
-    raise InputError(f"unknown data format {fmt!r}")
+
+def _side_by_side(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
+    """A|B images side by side in one file."""
+    from geo2map.train import data as D
+
+    folder = os.path.join(cfg.data, "train") if os.path.isdir(os.path.join(cfg.data, "train")) else cfg.data
+    files = D.list_images(folder)
+    if cfg.max_images:
+        files = files[: cfg.max_images]
+    val_folder = next(
+        (
+            os.path.join(cfg.data, p)
+            for p in ("val", "test")
+            if folder != cfg.data and os.path.isdir(os.path.join(cfg.data, p))
+        ),
+        None,
+    )
+    if val_folder:
+        tr_f, va_f = files, D.list_images(val_folder)
+    else:
+        tr_f, va_f = D.holdout_split(files, cfg.val_fraction, seed)
+    train = D.SideBySideDataset(
+        tr_f, direction=cfg.direction, augment=aug, seed=seed, train=True, load_size=cfg.load_size
+    )
+    val = D.SideBySideDataset(
+        va_f, direction=cfg.direction, augment=aug, seed=seed, train=False, load_size=cfg.load_size
+    )
+    return _finish_files(cfg, Data(train, val, fmt))
 
 
 def _finish_files(cfg: TrainConfig, data: Data) -> Data:

@@ -91,7 +91,7 @@ class Trainer:
         model = cls(cfg, len(data.train.bands_a), len(data.train.bands_b), device, ac)
         scheds = {k: torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(cfg)) for k, o in model.opts.items()}
         ckpt = os.path.join(self.out, "checkpoint.pt")
-        start, history, before = 0, [], 0.0  # before: training seconds of the run before a resume
+        start, history, before = 0, list[dict[str, Any]](), 0.0  # before: training seconds of the run before a resume
         if resume and os.path.exists(ckpt):
             start, history, before = self._restore(ckpt, model, scheds, device)
         os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
@@ -204,7 +204,10 @@ class Trainer:
 
         was_training = generator.training
         generator.train(self.cfg.inference_mode == "train")
-        l1s, psnrs, ssims, shown = [], [], [], []
+        l1s: list[float] = []
+        psnrs: list[float] = []
+        ssims: list[float] = []
+        shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         with torch.inference_mode():
             for i in range(len(val)):
                 s = val[i]
@@ -214,7 +217,7 @@ class Trainer:
                 f01, r01 = (fake + 1) / 2, (real + 1) / 2
                 l1s.append(float(mae(f01, r01)))
                 psnrs.append(float(psnr(f01, r01, data_range=1.0)))
-                ssims.append(float(ssim(f01, r01, data_range=1.0)))
+                ssims.append(float(ssim(f01, r01, data_range=1.0)))  # type: ignore[arg-type]  # one tensor here
                 if len(shown) < self.cfg.samples:
                     shown.append((s["A"].numpy(), fake[0].cpu().numpy(), s["B"].numpy()))
         generator.train(was_training)

@@ -87,7 +87,8 @@ def init_weights(net: nn.Module, init: Init = "normal", gain: float = 0.02) -> n
                 nn.init.zeros_(bias)
         elif "BatchNorm2d" in name and isinstance(weight, torch.Tensor):
             nn.init.normal_(weight, 1.0, gain)
-            nn.init.zeros_(m.bias)
+            if isinstance(m.bias, torch.Tensor):
+                nn.init.zeros_(m.bias)
 
     net.apply(fn)
     return net
