@@ -96,7 +96,7 @@ def resolution_note(card: Any, source: RasterSource) -> str | None:
         )
     target = ""
     if source.crs is not None and source.crs.is_geographic:
-        from geo2map.raster.open import utm_crs_for
+        from geo2map.raster.georef import utm_crs_for
 
         lon, lat = source.transform * (source.width / 2, source.height / 2)
         target = f"-t_srs {utm_crs_for(lon, lat).to_string()} "

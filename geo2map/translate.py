@@ -22,7 +22,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,7 +206,6 @@ def translate_raster(
         Geo2MapError subclasses (one-line messages) for bad inputs, models and outputs.
     """
     from geo2map.inference import Translator
-    from geo2map.sensors import scaling_from_dict
 
     t_start = time.perf_counter()
     dst = os.fspath(dst)
@@ -220,25 +219,7 @@ def translate_raster(
         card = loaded.card
         check_bands(card, source)
         size, ov = _tile_settings(card, tile_size, overlap)
-        note = resolution_note(card, source)
-        notes = [*source.warnings, *([note] if note else [])]
-        pol = polarisation_note(card, source)
-        if pol:
-            notes.append(pol)
-        if card.task != "identity" and ov < min(card.overlap, size - 1):
-            notes.append(
-                f"overlap {ov} is below the model's recommended {card.overlap} px: seams or tile-grid "
-                "dependence may show"
-            )
-        in_scaling, domain = fit_input_scaling(card, source)
-        if domain:
-            notes.append(domain)
-        out_scaling = in_scaling if card.task == "identity" else scaling_from_dict(card.output_scaling)
-        try:  # an output scaling needing scene statistics the card does not fix cannot work
-            out_scaling.inverse(np.zeros((card.architecture.out_bands, 1, 1), np.float32))
-        except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"model {card.name}: its output scaling {out_scaling.name} is unusable ({exc})") from None
-        halo = in_scaling.halo
+        in_scaling, out_scaling, notes = _scalings_and_notes(card, source, size, ov)
         translator = Translator(
             loaded, device=device, precision=precision, batch_size=batch_size, channels_last=channels_last, seed=seed
         )
@@ -252,61 +233,19 @@ def translate_raster(
             reader = ReflectPadded(source, pads)
         else:
             grid = TileGrid(source.width, source.height, size, ov, source.transform, source.crs)
-        tags = {
+        tiling = {"size": size, "overlap": ov, "blend": blend if isinstance(blend, str) else "custom"}
+        all_tags = {
             "GEO2MAP_VERSION": __version__,
             "GEO2MAP_MODEL": card.name or os.path.basename(loaded.path),
             "GEO2MAP_TASK": card.task,
-            "GEO2MAP_TILES": json.dumps(
-                {
-                    "size": size,
-                    "overlap": ov,
-                    "blend": blend if isinstance(blend, str) else "custom",
-                    "border_pad": pad,
-                    "blend_margin": margin,
-                }
-            ),
+            "GEO2MAP_TILES": json.dumps({**tiling, "border_pad": pad, "blend_margin": margin}),
             "GEO2MAP_INPUT_SCALING": json.dumps(in_scaling.to_dict()),
             **(tags or {}),
         }
-        spec, per_band = _output_spec(card, source, preset, creation_options, tags)
-        total = count_tiles(grid, max_stripe_width)
-        lock = threading.Lock()
-        counts = {"translated": 0, "skipped": 0}
-
-        def skipped(_: Tile) -> None:
-            with lock:
-                counts["skipped"] += 1
-
-        reported = [-1]
-
-        def report(done: int | None = None) -> None:  # each count once, the final one included
-            done = counts["translated"] + counts["skipped"] if done is None else done
-            if progress and done != reported[0]:
-                reported[0] = done
-                progress(done, total)
-
-        def tiles(columns: tuple[int, int]) -> TileStream:
-            cols = grid.tiles_in_columns(*columns)
-
-            def scaled() -> Any:
-                for tile, data, valid in iter_tiles(reader, grid, tile_cols=cols, halo=halo, on_skip=skipped):
-                    x = in_scaling.forward(data, valid)
-                    if halo:
-                        inner = (slice(None), slice(halo, halo + size), slice(halo, halo + size))
-                        x = np.ascontiguousarray(x[inner])
-                        valid = None if valid is None else valid[inner]
-                    yield (tile, valid), x
-
-            for (tile, valid), y in translator(scaled()):
-                yield tile, out_scaling.inverse(y), valid
-                counts["translated"] += 1
-                report()
-            report()
-            if columns[1] == grid.width and not counts["translated"] and card.task != "identity":
-                raise InputError(f"{src} has no valid pixel (all nodata in the bands used): nothing to translate")
-
-        write_streamed(source, dst, spec, grid, tiles, overwrite, blend, per_band, max_stripe_width, pads, margin)
-        report(total)
+        spec, per_band = _output_spec(card, source, preset, creation_options, all_tags)
+        flow = _TileFlow(src, card, grid, reader, in_scaling, out_scaling, translator, progress, max_stripe_width)
+        write_streamed(source, dst, spec, grid, flow.tiles, overwrite, blend, per_band, max_stripe_width, pads, margin)
+        flow.report(flow.total)
         ql = None
         if quicklook:
             from geo2map.plots import translate_quicklook
@@ -319,9 +258,9 @@ def translate_raster(
     return TranslateResult(
         path=dst,
         model=card.name,
-        tiles=total,
-        translated=counts["translated"],
-        skipped=counts["skipped"],
+        tiles=flow.total,
+        translated=flow.counts["translated"],
+        skipped=flow.counts["skipped"],
         seconds=time.perf_counter() - t_start,
         device=str(translator.device),
         precision=translator.precision,
@@ -329,3 +268,82 @@ def translate_raster(
         quicklook=ql,
         notes=notes,
     )
+
+
+def _scalings_and_notes(card: Any, source: RasterSource, size: int, overlap: int) -> tuple[Any, Any, list[str]]:
+    """(input scaling fitted on the scene, output scaling, notes for the user) for ``card`` on ``source``."""
+    from geo2map.sensors import scaling_from_dict
+
+    note = resolution_note(card, source)
+    notes = [*source.warnings, *([note] if note else [])]
+    pol = polarisation_note(card, source)
+    if pol:
+        notes.append(pol)
+    if card.task != "identity" and overlap < min(card.overlap, size - 1):
+        notes.append(
+            f"overlap {overlap} is below the model's recommended {card.overlap} px: seams or tile-grid "
+            "dependence may show"
+        )
+    in_scaling, domain = fit_input_scaling(card, source)
+    if domain:
+        notes.append(domain)
+    out_scaling = in_scaling if card.task == "identity" else scaling_from_dict(card.output_scaling)
+    try:  # an output scaling needing scene statistics the card does not fix cannot work
+        out_scaling.inverse(np.zeros((card.architecture.out_bands, 1, 1), np.float32))
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"model {card.name}: its output scaling {out_scaling.name} is unusable ({exc})") from None
+    return in_scaling, out_scaling, notes
+
+
+class _TileFlow:
+    """Tiles of one column stripe through scaling, the network and un-scaling, counted for progress."""
+
+    def __init__(
+        self,
+        src: Any,
+        card: Any,
+        grid: TileGrid,
+        reader: Any,
+        in_scaling: Any,
+        out_scaling: Any,
+        translator: Any,
+        progress: Progress | None,
+        max_stripe_width: int,
+    ) -> None:
+        self.src, self.card, self.grid, self.reader = src, card, grid, reader
+        self.in_scaling, self.out_scaling, self.translator = in_scaling, out_scaling, translator
+        self.progress = progress
+        self.total = count_tiles(grid, max_stripe_width)
+        self.counts = {"translated": 0, "skipped": 0}
+        self._lock = threading.Lock()
+        self._reported = -1
+
+    def _skipped(self, _: Tile) -> None:  # called from the reading thread
+        with self._lock:
+            self.counts["skipped"] += 1
+
+    def report(self, done: int | None = None) -> None:
+        """Progress, each count once (the final one included)."""
+        done = self.counts["translated"] + self.counts["skipped"] if done is None else done
+        if self.progress and done != self._reported:
+            self._reported = done
+            self.progress(done, self.total)
+
+    def _scaled(self, cols: list[int]) -> Iterator[tuple[tuple[Tile, np.ndarray | None], np.ndarray]]:
+        halo, size = self.in_scaling.halo, self.grid.size
+        for tile, data, valid in iter_tiles(self.reader, self.grid, tile_cols=cols, halo=halo, on_skip=self._skipped):
+            x = self.in_scaling.forward(data, valid)
+            if halo:
+                inner = (slice(None), slice(halo, halo + size), slice(halo, halo + size))
+                x = np.ascontiguousarray(x[inner])
+                valid = None if valid is None else valid[inner]
+            yield (tile, valid), x
+
+    def tiles(self, columns: tuple[int, int]) -> TileStream:
+        for (tile, valid), y in self.translator(self._scaled(self.grid.tiles_in_columns(*columns))):
+            yield tile, self.out_scaling.inverse(y), valid
+            self.counts["translated"] += 1
+            self.report()
+        self.report()
+        if columns[1] == self.grid.width and not self.counts["translated"] and self.card.task != "identity":
+            raise InputError(f"{self.src} has no valid pixel (all nodata in the bands used): nothing to translate")

@@ -50,7 +50,7 @@ def _crs(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
     if value is None:
         return None
     from geo2map.errors import InputError
-    from geo2map.raster.open import parse_crs
+    from geo2map.raster.georef import parse_crs
 
     try:
         parse_crs(value)
