@@ -18,10 +18,8 @@ from typing import Any
 import numpy as np
 
 from geo2map.errors import Geo2MapError, InputError, one_line
+from geo2map.image_io import IMAGE_EXT, PICTURE_EXT, RASTER_EXT
 from geo2map.raster.safety import same_or_inside
-
-IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
-RASTER_EXT = (".tif", ".tiff", ".vrt", ".jp2", ".img")
 
 
 @dataclass
@@ -62,7 +60,7 @@ def augment_folder(
         os.path.relpath(os.path.join(d, f), in_dir)
         for d, _, names in os.walk(in_dir)
         for f in names
-        if f.lower().endswith(IMAGE_EXT + RASTER_EXT) and not f.startswith(".")
+        if f.lower().endswith(PICTURE_EXT + RASTER_EXT) and not f.startswith(".")
     )
     if not files:
         raise InputError(f"{in_dir} holds no image or raster")
@@ -89,14 +87,13 @@ def augment_folder(
 def _augment_image(src: str, dst: str, model: Any, work: str, overwrite: bool, options: dict[str, Any]) -> str:
     from PIL import Image
 
-    from geo2map.evaluate import translate_image
+    from geo2map.image_io import read_image, translate_image
     from geo2map.raster.write import atomic_path, check_output_path
-    from geo2map.train.data import read_image
 
     check_output_path(dst, overwrite)  # before translating: a rerun must not redo the work to refuse it
     a = read_image(src)
     out = translate_image(a, model, work, name=os.path.basename(src), **options)
-    fits = out.dtype == np.uint8 and out.shape[0] in (1, 3) and dst.lower().endswith(IMAGE_EXT + (".tif", ".tiff"))
+    fits = out.dtype == np.uint8 and out.shape[0] in (1, 3) and dst.lower().endswith(IMAGE_EXT)
     if not fits:
         dst = os.path.splitext(dst)[0] + ".tif"  # atomic_path checks this name too
     if fits:

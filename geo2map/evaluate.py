@@ -29,74 +29,19 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from geo2map import artefacts
 from geo2map.errors import InputError
+from geo2map.image_io import translate_image
+from geo2map.metrics import Accumulator, psnr_levels, to_levels
 from geo2map.models.registry import IDENTITY
 
 WINDOW = 1024
-
-
-@dataclass
-class _Acc:
-    """Pixel-weighted sums over everything evaluated."""
-
-    sq: float = 0.0
-    ab: float = 0.0
-    n: int = 0
-    pix: int = 0
-    d5: int = 0
-    d10: int = 0
-    psnr: list[float] = field(default_factory=list)
-    ssim: list[float] = field(default_factory=list)
-
-    def add(self, out: np.ndarray, tgt: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
-        """Add one pair (or window): (bands, h, w) levels; returns its (mse, ssim)."""
-        d = np.abs(out - tgt)
-        dv = d[:, valid]
-        self.sq += float((dv**2).sum())
-        self.ab += float(dv.sum())
-        self.n += dv.size
-        mx = dv.max(axis=0) if dv.size else dv
-        self.pix += int(valid.sum())
-        self.d5 += int((mx < 5).sum())
-        self.d10 += int((mx < 10).sum())
-        mse = float((dv**2).mean()) if dv.size else float("nan")
-        return mse, ssim_levels(out, tgt, valid)
-
-    def metrics(self) -> dict[str, float]:
-        if not self.n:
-            raise InputError("no valid pixel to evaluate")
-        return {
-            "rmse": float(np.sqrt(self.sq / self.n)),
-            "mae": self.ab / self.n,
-            "psnr": float(np.mean(self.psnr)),
-            "ssim": float(np.mean(self.ssim)),
-            "acc_delta5": self.d5 / self.pix,
-            "acc_delta10": self.d10 / self.pix,
-        }
-
-
-def psnr_levels(mse: float) -> float:
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
-
-
-def ssim_levels(out: np.ndarray, tgt: np.ndarray, valid: np.ndarray) -> float:
-    """torchmetrics SSIM (data range 255) of two (bands, h, w) arrays; invalid pixels set equal."""
-    import torch
-    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
-
-    if min(out.shape[1:]) < 11:
-        return float("nan")
-    o = np.where(valid, out, tgt)
-    value = ssim(torch.from_numpy(o[None]).double(), torch.from_numpy(tgt[None]).double(), data_range=255.0)
-    return float(value)  # type: ignore[arg-type]  # one tensor without return_full_image
 
 
 @dataclass
@@ -109,11 +54,6 @@ class EvalReport:
     report: str
     samples: str | None
     error_map: str | None = None
-
-
-def _to_levels(scaling: Any, x: np.ndarray) -> np.ndarray:
-    # rounded to 1e-4 level: float32 scaling must not turn a difference of exactly 5 levels into 4.9999995
-    return np.round((scaling.forward(x).astype(np.float64) + 1.0) * 127.5, 4)
 
 
 # ---------------------------------------------------------------------------
@@ -169,7 +109,7 @@ def iter_image_pairs(
     seed: int = 0,
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """``(name, A, B)`` arrays from A/B folders or A|B images (see :func:`_pairs` for ``split``)."""
-    from geo2map.train.data import read_image
+    from geo2map.image_io import read_image
 
     kind, items = _pairs(data, split, val_fraction, seed)
     for item in items[:max_pairs] if max_pairs else items:
@@ -184,32 +124,6 @@ def iter_image_pairs(
         if direction == "BtoA":
             a, b = b, a
         yield name, a, b
-
-
-def translate_image(a: np.ndarray, model: Any, work: str, name: str = "image", **options: Any) -> np.ndarray:
-    """Translate an in-memory image with the full pipeline (through a temporary GeoTIFF).
-
-    ``name`` (the image's file) stands for the temporary file in error messages.
-    """
-    import rasterio
-
-    from geo2map.errors import Geo2MapError
-    from geo2map.translate import translate_raster
-
-    src = os.path.join(work, "in.tif")
-    dst = os.path.join(work, "out.tif")
-    profile = {"driver": "GTiff", "width": a.shape[2], "height": a.shape[1], "count": a.shape[0], "dtype": a.dtype}
-    with warnings.catch_warnings():  # a plain image has no georeference, and needs none here
-        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-        with rasterio.open(src, "w", **profile) as ds:
-            ds.write(a)
-    try:
-        translate_raster(src, dst, model, allow_ungeoreferenced=True, overwrite=True, **options)
-    except Geo2MapError as exc:
-        text = str(exc).replace(src, name).replace("in.tif", name)
-        raise type(exc)(text) from None
-    with rasterio.open(dst) as ds:
-        return ds.read()
 
 
 # ---------------------------------------------------------------------------
@@ -243,7 +157,7 @@ def evaluate(
     loaded = _loaded(model)
     model_arg: Any = IDENTITY if loaded.card.task == "identity" else loaded
     out_scaling = scaling_from_dict(loaded.card.output_scaling)
-    acc = _Acc()
+    acc = Accumulator()
     per_pair: list[dict[str, Any]] = []
     shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     error_map = None
@@ -320,7 +234,7 @@ def _raster_artefacts(
                 os.path.join(out_dir, "prediction.tif"),
                 model_arg,
                 work,
-                lambda x: _to_levels(out_scaling, x),
+                lambda x: to_levels(out_scaling, x),
                 **options,
             )
         )
@@ -330,7 +244,7 @@ def _evaluate_images(
     model_arg: Any,
     pairs: Any,
     out_scaling: Any,
-    acc: _Acc,
+    acc: Accumulator,
     records: tuple[list[dict[str, Any]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]],
     samples: int,
     crop_pairs: int,
@@ -345,7 +259,7 @@ def _evaluate_images(
             out = translate_image(a, model_arg, work, name=name, **options)
             if out.shape != b.shape:
                 raise InputError(f"{name}: the model gives {out.shape[0]} bands, the target has {b.shape[0]}")
-            lo, lt = _to_levels(out_scaling, out), _to_levels(out_scaling, b)
+            lo, lt = to_levels(out_scaling, out), to_levels(out_scaling, b)
             mse, s = acc.add(lo, lt, np.ones(b.shape[1:], bool))
             acc.psnr.append(psnr_levels(mse))
             acc.ssim.append(s)
@@ -356,7 +270,7 @@ def _evaluate_images(
                     lambda x: translate_image(x, model_arg, work, **options),
                     a,
                     out,
-                    levels=lambda x: _to_levels(out_scaling, x),
+                    levels=lambda x: to_levels(out_scaling, x),
                 )
                 rec["crop_ring"], rec["crop_inner"] = crop["ring"], crop["inner"]
             per_pair.append(rec)
@@ -372,7 +286,7 @@ def _evaluate_rasters(
     target: str,
     out_dir: str,
     out_scaling: Any,
-    acc: _Acc,
+    acc: Accumulator,
     per_pair: list[dict[str, Any]],
     shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     options: dict[str, Any],
@@ -421,7 +335,7 @@ def _evaluate_rasters(
                         for v in (pv, tv):
                             if v is not None:
                                 valid &= v.all(axis=0)
-                        lo, lt = _to_levels(out_scaling, po), _to_levels(out_scaling, to)
+                        lo, lt = to_levels(out_scaling, po), to_levels(out_scaling, to)
                         if valid.any():
                             _, s = acc.add(lo, lt, valid)
                             if not np.isnan(s):

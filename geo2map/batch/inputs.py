@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from geo2map.errors import Geo2MapError, InputError, one_line
+from geo2map.image_io import ARCHIVE_EXT
 
 MANIFEST = "geo2map-batch.sqlite"
 FOOTPRINTS = "footprints.gpkg"
 STAC_OUT = "outputs.stac.json"
 KEY_TAG = "GEO2MAP_BATCH_KEY"
-RASTER_EXT = (".tif", ".tiff", ".vrt", ".jp2", ".img", ".nc", ".hdf", ".h5", ".safe", ".dim")
 
 
 # ---------------------------------------------------------------------------
@@ -32,7 +32,7 @@ class Scene:
 
 
 def _is_raster_name(path: str) -> bool:
-    return path.lower().endswith(RASTER_EXT)
+    return path.lower().endswith(ARCHIVE_EXT)
 
 
 def _out_name(rel: str) -> str:

@@ -20,57 +20,19 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from geo2map.errors import InputError, one_line
-
-IMAGE_EXT = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
-RASTER_EXT = (".tif", ".tiff", ".vrt", ".img", ".jp2")
+from geo2map.errors import InputError
+from geo2map.image_io import IMAGE_EXT, RASTER_EXT, list_images, read_image, read_image_masked  # noqa: F401
 
 
 # ---------------------------------------------------------------------------
 # reading
 # ---------------------------------------------------------------------------
-def read_image(path: str) -> np.ndarray:
-    """An image or raster file as (bands, h, w), in its own dtype."""
-    return read_image_masked(path)[0]
-
-
-def read_image_masked(path: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(data, valid)`` of an image or raster file, opened once.
-
-    ``valid`` comes from the raster's GDAL mask (nodata, alpha, mask band) and NaN
-    for floats; None when every pixel is valid (always for JPEG/PNG/BMP images).
-    """
-    if path.lower().endswith((".jpg", ".jpeg", ".png", ".bmp")):
-        from PIL import Image
-
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB") if im.mode in ("P", "CMYK", "RGBA", "LA") else im)
-        return (arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)), None
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioError
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as ds:
-                data = ds.read()
-                valid = None
-                if any(f[0].name != "all_valid" for f in ds.mask_flag_enums):
-                    valid = ds.read_masks() > 0
-    except RasterioError as exc:
-        raise InputError(f"cannot read training image {path}: {one_line(exc)}") from None
-    if data.dtype.kind == "f":
-        valid = np.isfinite(data) if valid is None else valid & np.isfinite(data)
-    return data, valid
-
-
 def match_pairs(files_a: Sequence[str], files_b: Sequence[str]) -> list[tuple[str, str]]:
     """A/B files paired by name without extension (``x.png`` in A goes with ``x.jpg`` in B)."""
     by_stem = {os.path.splitext(os.path.basename(f))[0]: f for f in files_b}
@@ -80,10 +42,6 @@ def match_pairs(files_a: Sequence[str], files_b: Sequence[str]) -> list[tuple[st
         if stem in by_stem:
             out.append((f, by_stem[stem]))
     return out
-
-
-def list_images(folder: str) -> list[str]:
-    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXT))
 
 
 def default_scaling(dtype: np.dtype) -> dict[str, Any]:
