@@ -36,7 +36,10 @@ SIZE_NOTE = (
 )
 
 #: What all three cards share: 8-bit output and half-tile overlap (see above)
-COMMON: dict = {"output_scaling": {"name": "optical_u8", "params": {}}, "output_dtype": "uint8", "overlap": 128}
+COMMON: dict = {"output_scaling": {"name": "optical_u8", "params": {}}, "output_dtype": "uint8"}
+#: the overlap for U-Net-256 built-ins (see above); a bounded-receptive-field model keeps the tiling its
+#: run recorded (train.schedule.inference_tiling: the overlap its receptive field needs)
+UNBOUNDED_OVERLAP = 128
 
 BUILTIN_CARDS: dict[str, dict] = {
     "sar2rgb": {
@@ -147,6 +150,8 @@ def main() -> None:
     if args.metrics:
         rep = json.loads(Path(args.metrics).read_text())
         metrics["evaluate"] = {"split": rep["split"], "pairs": rep["pairs"], **rep["metrics"]}
+    if not m.card.grid_independent:
+        spec["overlap"] = UNBOUNDED_OVERLAP
     card = dataclasses.replace(
         m.card,
         name=args.name,
