@@ -311,6 +311,41 @@ def read_tile_index(tile_dir: str | os.PathLike[str]) -> tuple[Any, TileGrid]:
     return gdf, grid
 
 
+def _mosaic_spec(
+    first_tile: str, grid: TileGrid, *, holes: bool, preset: Preset, creation_options: dict[str, str] | None
+) -> tuple[OutputSpec, str]:
+    """The output spec of a tile folder's mosaic, from its first tile; and its mask kind."""
+    try:
+        with rasterio.open(first_tile) as first:
+            count, dtype, nodata = first.count, first.dtypes[0], first.nodata
+            flags = first.mask_flag_enums
+            descriptions, colorinterp = first.descriptions, first.colorinterp
+            tags = first.tags()
+    except RasterioError as exc:
+        raise RasterReadError(f"cannot read tile {first_tile}: {one_line(exc)}") from None
+    has_mask = any(f and f[0].name in ("per_dataset", "alpha") for f in flags)
+    kind = "nodata" if nodata is not None else "mask" if has_mask else "none"
+    out_nodata, internal = output_masking(nodata, kind, dtype)
+    if not internal and out_nodata is None and holes and np.dtype(dtype).kind != "f":
+        internal = True  # skipped tiles leave holes that need a mask
+    spec = OutputSpec(
+        width=grid.width,
+        height=grid.height,
+        transform=grid.transform,
+        crs=grid.crs,
+        count=count,
+        dtype=dtype,
+        nodata=out_nodata,
+        internal_mask=internal,
+        preset=preset,
+        creation_options=creation_options or {},
+        descriptions=tuple(descriptions),
+        colorinterp=tuple(ColorInterp(c) for c in colorinterp),
+        tags=tags,
+    )
+    return spec, kind
+
+
 def mosaic_tiles(
     tile_dir: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -337,34 +372,10 @@ def mosaic_tiles(
         raise InputError(f"{tile_dir} holds no tiles (all were empty)")
     gdf = gdf.sort_values(["row", "col"])
     paths = [os.path.join(os.fspath(tile_dir), f) for f in gdf[column]]
-    try:
-        with rasterio.open(paths[0]) as first:
-            count, dtype, nodata = first.count, first.dtypes[0], first.nodata
-            flags = first.mask_flag_enums
-            descriptions, colorinterp = first.descriptions, first.colorinterp
-            tags = first.tags()
-    except RasterioError as exc:
-        raise RasterReadError(f"cannot read tile {paths[0]}: {one_line(exc)}") from None
-    has_mask = any(f and f[0].name in ("per_dataset", "alpha") for f in flags)
-    kind = "nodata" if nodata is not None else "mask" if has_mask else "none"
-    out_nodata, internal = output_masking(nodata, kind, dtype)
-    if not internal and out_nodata is None and len(gdf) < len(grid) and np.dtype(dtype).kind != "f":
-        internal = True  # skipped tiles leave holes that need a mask
-    spec = OutputSpec(
-        width=grid.width,
-        height=grid.height,
-        transform=grid.transform,
-        crs=grid.crs,
-        count=count,
-        dtype=dtype,
-        nodata=out_nodata,
-        internal_mask=internal,
-        preset=preset,
-        creation_options=creation_options or {},
-        descriptions=tuple(descriptions),
-        colorinterp=tuple(ColorInterp(c) for c in colorinterp),
-        tags=tags,
+    spec, kind = _mosaic_spec(
+        paths[0], grid, holes=len(gdf) < len(grid), preset=preset, creation_options=creation_options
     )
+    count = spec.count
     items = [(p, int(r), int(c)) for p, r, c in zip(paths, gdf["row"], gdf["col"], strict=True)]
     stripe_cols = [set(grid.tiles_in_columns(c0, c1)) for c0, c1 in grid.column_stripes(max_stripe_width)]
     total = sum(1 for cols in stripe_cols for item in items if item[2] in cols)
