@@ -67,7 +67,8 @@ def _pairs(data: str, split: str, val_fraction: float, seed: int) -> tuple[str, 
     ``holdout``: that hold-out explicitly; ``train``, ``val``, ``test``: those
     folders; ``all``: every training (or top-level) file.
     """
-    from geo2map.train.data import holdout_split, list_images, match_pairs
+    from geo2map.image_io import list_images
+    from geo2map.train.data import holdout_split, match_pairs
 
     def ab(prefix: str) -> list[tuple[str, str]] | None:
         fa, fb = os.path.join(data, prefix + "A"), os.path.join(data, prefix + "B")

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from geo2map.errors import InputError
-from geo2map.image_io import IMAGE_EXT, RASTER_EXT, list_images, read_image, read_image_masked  # noqa: F401
+from geo2map.image_io import read_image, read_image_masked
 
 
 # ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from geo2map.errors import InputError
+from geo2map.image_io import list_images
 from geo2map.train.config import TrainConfig
 
 
@@ -149,15 +150,15 @@ def _ab_folders(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
     from geo2map.train import data as D
 
     prefix = "train" if _has_ab(cfg.data, "train") else ""
-    fa = D.list_images(os.path.join(cfg.data, prefix + "A"))
-    fb = D.list_images(os.path.join(cfg.data, prefix + "B"))
+    fa = list_images(os.path.join(cfg.data, prefix + "A"))
+    fb = list_images(os.path.join(cfg.data, prefix + "B"))
     val_prefix = next((p for p in ("val", "test") if prefix and _has_ab(cfg.data, p)), None)
     if cfg.max_images:
         fa, fb = fa[: cfg.max_images], fb[: cfg.max_images]
     if fmt == "unpaired":
         if val_prefix:
-            va_a = D.list_images(os.path.join(cfg.data, val_prefix + "A"))
-            va_b = D.list_images(os.path.join(cfg.data, val_prefix + "B"))
+            va_a = list_images(os.path.join(cfg.data, val_prefix + "A"))
+            va_b = list_images(os.path.join(cfg.data, val_prefix + "B"))
             tr_a = fa
         else:
             tr_a, va_a = D.holdout_split(fa, cfg.val_fraction, seed)
@@ -173,8 +174,8 @@ def _ab_folders(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
     if not pairs:
         raise InputError(f"no file name (without extension) appears in both A and B folders of {cfg.data}")
     if val_prefix:
-        va_fa = D.list_images(os.path.join(cfg.data, val_prefix + "A"))
-        val_pairs = D.match_pairs(va_fa, D.list_images(os.path.join(cfg.data, val_prefix + "B")))
+        va_fa = list_images(os.path.join(cfg.data, val_prefix + "A"))
+        val_pairs = D.match_pairs(va_fa, list_images(os.path.join(cfg.data, val_prefix + "B")))
         train_pairs = pairs
     else:
         train_pairs, val_pairs = D.holdout_split(pairs, cfg.val_fraction, seed)
@@ -188,7 +189,7 @@ def _side_by_side(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
     from geo2map.train import data as D
 
     folder = os.path.join(cfg.data, "train") if os.path.isdir(os.path.join(cfg.data, "train")) else cfg.data
-    files = D.list_images(folder)
+    files = list_images(folder)
     if cfg.max_images:
         files = files[: cfg.max_images]
     val_folder = next(
@@ -200,7 +201,7 @@ def _side_by_side(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
         None,
     )
     if val_folder:
-        tr_f, va_f = files, D.list_images(val_folder)
+        tr_f, va_f = files, list_images(val_folder)
     else:
         tr_f, va_f = D.holdout_split(files, cfg.val_fraction, seed)
     train = D.SideBySideDataset(
