@@ -121,26 +121,28 @@ def progress_bar(desc: str, enabled: bool = True, unit: str = "tile") -> Iterato
 
 #: library parameter names whose messages the CLI words as its flags (``overwrite=True`` → ``--overwrite``)
 _FLAG_NAMES = {
-    "allow_ungeoreferenced": "--allow-ungeoreferenced",
-    "arch": "--arch",
-    "asset": "--asset",
-    "bidx": "--bidx",
-    "data": "--data",
-    "device": "--device",
-    "dropout": "--dropout",
-    "dst_crs": "--dst-crs",
-    "in_bands": "--in-bands",
-    "mode": "--mode",
-    "ngf": "--ngf",
-    "norm": "--norm",
-    "out_bands": "--out-bands",
-    "out_dir": "--out",
-    "overwrite": "--overwrite",
-    "pair": "--pair",
-    "precision": "--precision",
-    "resume": "--resume",
-    "retry_failed": "--retry-failed",
-}
+    name: "--" + name.replace("_", "-")
+    for name in (
+        "allow_ungeoreferenced",
+        "arch",
+        "asset",
+        "bidx",
+        "data",
+        "device",
+        "dropout",
+        "dst_crs",
+        "in_bands",
+        "mode",
+        "ngf",
+        "norm",
+        "out_bands",
+        "overwrite",
+        "pair",
+        "precision",
+        "resume",
+        "retry_failed",
+    )
+} | {"out_dir": "--out"}  # train's run folder
 _FLAG_WORDS = re.compile(r"\b(" + "|".join(_FLAG_NAMES) + r")=(True\b|False\b)?")
 
 
