@@ -77,6 +77,42 @@ def make_scene(path: Path, size: int, seed: int = 0) -> None:
             dst.write((np.clip(bands, 0, 1) * 255).astype(np.uint8), window=((r0, r0 + n), (0, size)))
 
 
+def make_sar_scene(path: Path, width: int, height: int | None = None, seed: int = 0) -> None:
+    """A Sentinel-1 GRD-like 2-band uint16 scene (VV, VH amplitude DN with speckle), strip by strip.
+
+    Backscatter varies smoothly between about -22 and -8 dB (VH 6 dB below VV), with
+    single-look gamma speckle; DN = 1000·sqrt(σ⁰), as Sentinel-1 GRD amplitudes are scaled.
+    Band descriptions are ``VV`` and ``VH`` (so sar2rgb picks VH by name).
+    """
+    import rasterio
+    from rasterio.transform import from_origin
+
+    height = height or width
+    rng = np.random.default_rng(seed)
+    waves = [(rng.uniform(2, 60, 2), rng.uniform(0, 2 * np.pi, 2), rng.uniform(0.3, 1)) for _ in range(8)]
+    x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    profile = {
+        "driver": "GTiff", "width": width, "height": height, "count": 2, "dtype": "uint16",
+        "crs": "EPSG:32633", "transform": from_origin(300000, 5000000, 10, 10), "tiled": True,
+        "blockxsize": 512, "blockysize": 512, "compress": "deflate", "predictor": 2,
+        "num_threads": "ALL_CPUS", "bigtiff": "IF_SAFER",
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.descriptions = ("VV", "VH")
+        for r0 in range(0, height, 512):
+            n = min(512, height - r0)
+            y = (np.arange(r0, r0 + n, dtype=np.float32) / height)[:, None]
+            base = np.zeros((n, width), np.float32)
+            for (fy, fx), (py, px), a in waves:
+                base += a * np.sin(2 * np.pi * fy * y + py) * np.cos(2 * np.pi * fx * x + px)
+            db = -15 + 7 * np.tanh(base / 2)  # VV in dB
+            bands = []
+            for offset in (0.0, -6.0):
+                sigma0 = 10 ** ((db + offset) / 10) * rng.gamma(1.0, 1.0, (n, width)).astype(np.float32)
+                bands.append(np.clip(1000 * np.sqrt(sigma0), 1, 65535))
+            dst.write(np.stack(bands).astype(np.uint16), window=((r0, r0 + n), (0, width)))
+
+
 def _hwm_mb(pid: int) -> float | None:
     """The process's peak resident set (VmHWM) in MB, from /proc; None once it has exited."""
     try:

@@ -262,6 +262,7 @@ class Translator:
             self.channels_last = False
             return
         import torch
+        from torch import nn
 
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device) if model.generator is not None else "no network"
@@ -275,6 +276,19 @@ class Translator:
             if self.channels_last:
                 self.net = self.net.to(memory_format=torch.channels_last)
         self._dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        # only active dropout draws random numbers; seeding costs ~1 ms a batch (torch.manual_seed
+        # also seeds every accelerator backend), so it is done only then, on the device's generator
+        self._random = self.net is not None and any(
+            isinstance(m, nn.Dropout | nn.Dropout2d) and m.training for m in self.net.modules()
+        )
+
+    def _seed(self, seed: int) -> None:
+        import torch
+
+        if self.device.type == "cuda":
+            with torch.cuda.device(self.device):  # this device's generator, which fork_rng restores
+                torch.cuda.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)
 
     def run_batch(self, x: np.ndarray) -> np.ndarray:
         """One batch ``(n, bands, h, w)`` float32 → ``(n, out_bands, h, w)`` float32 (synchronous)."""
@@ -293,8 +307,9 @@ class Translator:
         import torch
 
         cuda = self.device.type == "cuda"
-        with torch.random.fork_rng(devices=[self.device] if cuda else []), torch.inference_mode():
-            torch.manual_seed(self.seed * 1_000_003 + index)  # dropout noise repeats run to run
+        with torch.random.fork_rng(devices=[self.device] if cuda else [], enabled=self._random), torch.inference_mode():
+            if self._random:  # dropout noise repeats run to run
+                self._seed(self.seed * 1_000_003 + index)
             xt = torch.from_numpy(x)
             if cuda:
                 xt = xt.pin_memory().to(self.device, non_blocking=True)

@@ -56,8 +56,8 @@ def _to_unit(v: np.ndarray) -> np.ndarray:
 
 
 def _from_unit(y: np.ndarray) -> np.ndarray:
-    """[-1, 1] → [0, 1] (float32 in, float32 out; float64 stays float64)."""
-    u = np.clip(y, -1.0, 1.0)
+    """[-1, 1] → [0, 1], in place (``y`` is the private float array :meth:`Scaling.inverse` hands over)."""
+    u = np.clip(y, -1.0, 1.0, out=y)
     u += 1.0
     u *= 0.5
     return u
@@ -129,7 +129,7 @@ class Scaling:
     def forward(self, x: np.ndarray, valid: np.ndarray | None = None, aux: np.ndarray | None = None) -> np.ndarray:
         """Raw values (bands, h, w) → float32 in [-1, 1]; invalid pixels → 0."""
         x = np.asarray(x)
-        x = x.astype(_work_dtype(x.dtype), copy=x.dtype.kind != "f")  # a private copy to compute in
+        x = x.astype(_work_dtype(x.dtype), copy=True)  # a private copy to compute in (tiles share a strip)
         if valid is not None:  # nodata must not enter statistics of neighbourhoods (local minimum)
             np.copyto(x, np.nan, where=~np.broadcast_to(valid, x.shape))
         y = np.asarray(self._forward(x, aux), dtype=np.float32)
@@ -138,9 +138,17 @@ class Scaling:
             y[nan] = 0.0
         return y
 
-    def inverse(self, y: np.ndarray) -> np.ndarray:
-        """[-1, 1] → raw units (float32)."""
-        return np.asarray(self._inverse(np.asarray(y, dtype=np.float32)), dtype=np.float32)
+    def inverse(self, y: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+        """[-1, 1] → raw units (float32).
+
+        Args:
+            y: Network output ``(bands, h, w)`` (or a batch ``(n, bands, h, w)``).
+            in_place: ``y`` (float32, writable) may be overwritten: the result is
+                computed in it where the scaling allows, with no new array.
+        """
+        y = np.asarray(y, dtype=np.float32)
+        private = y if in_place and y.flags.writeable else y.copy()
+        return np.asarray(self._inverse(private), dtype=np.float32)
 
     def _forward(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
         raise NotImplementedError
@@ -167,7 +175,9 @@ class OpticalU8(Scaling):
         return _to_unit(x / 255.0)
 
     def _inverse(self, y: np.ndarray) -> np.ndarray:
-        return _from_unit(y) * 255.0
+        u = _from_unit(y)
+        u *= 255.0
+        return u
 
 
 @dataclass(frozen=True)

@@ -341,7 +341,7 @@ class _TileFlow:
 
     def tiles(self, columns: tuple[int, int]) -> TileStream:
         for (tile, valid), y in self.translator(self._scaled(self.grid.tiles_in_columns(*columns))):
-            yield tile, self.out_scaling.inverse(y), valid
+            yield tile, self.out_scaling.inverse(y, in_place=True), valid  # y: this run's own array
             self.counts["translated"] += 1
             self.report()
         self.report()

@@ -183,3 +183,44 @@ def test_column_stripes_give_the_same_mosaic(tmp_path) -> None:
             m.close()
         assert sink.written.all()
     np.testing.assert_allclose(grid_sink[1].out, grid_sink[0].out, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "blend", "per_band"),
+    [("uint8", "cosine", False), ("float32", "linear", True), ("int16", "none", False), ("float64", "cosine", True)],
+)
+def test_streaming_equals_a_whole_array_blend(dtype, blend, per_band) -> None:
+    """The ring buffer, reused products and in-place division give exactly Σw·x / Σw of the whole canvas."""
+    rng = np.random.default_rng(3)
+    grid = TileGrid(301, 233, 64, 24)
+    w = blend_weights(blend, 64, 64, 24)
+    winner = blend == "none"
+    num = np.zeros((2, 233, 301), np.float64 if dtype.startswith("float") else np.float32)  # as the mosaic sums
+    den = np.zeros((2 if per_band else 1, 233, 301), np.float32)
+    sink = Collect(2, 233, 301, dtype="float64")
+    m = StreamingMosaic(grid, 2, dtype, sink, blend=blend, per_band=per_band)
+    for tile in grid:
+        data = (rng.random((2, 64, 64)) * 300 - 20).astype(np.float32)
+        valid = rng.random((2, 64, 64)) > 0.2 if tile.col % 2 else None
+        m.add(tile, data, valid)
+        wt = w if valid is None else w * valid
+        if wt.ndim == 3 and not per_band:
+            wt = wt.min(axis=0, keepdims=True)
+        box = (slice(None), slice(tile.row_off, tile.row_off + 64), slice(tile.col_off, tile.col_off + 64))
+        if winner:
+            better = wt > den[box]
+            np.copyto(num[box], data, where=better)
+            np.maximum(den[box], wt, out=den[box])
+        else:
+            num[box] += wt * data
+            den[box] += wt
+    m.close()
+    ok = den > 0
+    ref = np.where(ok, num if winner else num / np.where(ok, den, 1), 0)
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        ref = np.clip(np.rint(ref), info.min, info.max)
+    ref = ref.astype(dtype)
+    got = sink.out.astype(dtype)
+    np.testing.assert_array_equal(np.where(ok, got, 0), np.where(ok, ref, 0))
+    assert (sink.valid == ok.any(axis=0)).all()

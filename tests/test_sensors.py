@@ -133,3 +133,18 @@ def test_sar_auto_input_brings_dn_sigma0_and_db_to_one_distribution() -> None:
     np.testing.assert_allclose(outs["intensity"], outs["amplitude"], atol=1e-5)
     np.testing.assert_allclose(outs["db"], outs["amplitude"], atol=1e-5)
     assert (outs["amplitude"][valid] > -1).mean() > 0.5  # a real spread, not all clipped
+
+
+@pytest.mark.parametrize("name", ["optical_u8", "optical_reflectance", "sar", "dsm"])
+def test_inverse_in_place_equals_a_copy_and_leaves_inputs_alone(name) -> None:
+    scaling = get_scaling(name) if name != "sar" else get_scaling("sar", method="db")
+    y = np.random.default_rng(0).uniform(-1.2, 1.2, (3, 8, 8)).astype(np.float32)
+    kept = y.copy()
+    out = scaling.inverse(y)
+    np.testing.assert_array_equal(y, kept)  # not in place: the input is untouched
+    inplace = scaling.inverse(y, in_place=True)
+    np.testing.assert_array_equal(inplace, out)
+    frozen = kept.copy()
+    frozen.setflags(write=False)  # a read-only array is never written
+    np.testing.assert_array_equal(scaling.inverse(frozen, in_place=True), out)
+    np.testing.assert_array_equal(frozen, kept)

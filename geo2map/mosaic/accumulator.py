@@ -78,9 +78,12 @@ class StreamingMosaic:
             raise ValueError(f"columns {columns} outside the grid's width {grid.width}")
         rows = min(grid.size, grid.height)
         width = self.c1 - self.c0
+        # a ring of buffer rows: output row r lives in buffer row (r - top + base) % rows
         self._num = np.zeros((count, rows, width), dtype=acc)
         self._den = np.zeros((count if per_band else 1, rows, width), dtype=np.float32)
+        self._base = 0
         self._top = 0  # first output row not yet handed to the sink
+        self._scratch: dict[np.dtype, np.ndarray] = {}  # w·x of one tile, by dtype
         self._closed = False
 
     @property
@@ -106,30 +109,51 @@ class StreamingMosaic:
             )
         if data.shape[0] != self.count:
             raise ValueError(f"tile has {data.shape[0]} bands, mosaic expects {self.count}")
-        self._flush(y)
+        self._flush(y)  # now self._top == y: the tile starts at the ring's base
         h = min(tile.height, self.grid.height - y)
         # the tile's columns inside this mosaic's stripe, in tile and in buffer coordinates
         t0 = max(self.c0 - x, 0)
         t1 = min(tile.width, self.c1 - x)
         if t1 <= t0:
             return
-        b0 = y - self._top
-        num = self._num[:, b0 : b0 + h, x + t0 - self.c0 : x + t1 - self.c0]
-        den = self._den[:, b0 : b0 + h, x + t0 - self.c0 : x + t1 - self.c0]
+        cols = slice(x + t0 - self.c0, x + t1 - self.c0)
         wt = self.weights[:h, t0:t1]
         vals = data[:, :h, t0:t1]
         if valid is not None:
             v = valid[..., :h, t0:t1]
             wt = wt * v  # (h, w) or (bands, h, w)
-            if wt.ndim == 3 and den.shape[0] == 1:
+            if wt.ndim == 3 and self._den.shape[0] == 1:
                 wt = wt.min(axis=0, keepdims=True)  # a pixel counts only if all bands are valid
-        if self.winner:
-            better = wt > den  # broadcast over bands
-            np.copyto(num, vals, where=better, casting="unsafe")
-            np.maximum(den, wt, out=den)
-        else:
-            num += wt * vals
-            den += wt
+        if not self.winner:
+            vals = self._weighted(vals, wt)
+        for buf, part in self._ring(h):
+            num, den = self._num[:, buf, cols], self._den[:, buf, cols]
+            w_part = wt[..., part, :]
+            if self.winner:
+                better = w_part > den  # broadcast over bands
+                np.copyto(num, vals[:, part], where=better, casting="unsafe")
+                np.maximum(den, w_part, out=den)
+            else:
+                num += vals[:, part]
+                den += w_part
+
+    def _weighted(self, vals: np.ndarray, wt: np.ndarray) -> np.ndarray:
+        """``wt * vals`` (in the dtype numpy gives it) in a reused buffer."""
+        dtype = np.result_type(vals.dtype, wt.dtype)
+        scratch = self._scratch.get(dtype)
+        if scratch is None:
+            scratch = self._scratch[dtype] = np.empty((self.count, self.grid.size, self.grid.size), dtype)
+        out = scratch[:, : vals.shape[1], : vals.shape[2]]
+        return np.multiply(wt, vals, out=out)
+
+    def _ring(self, n: int) -> list[tuple[slice, slice]]:
+        """The first ``n`` rows from the top as (buffer rows, rows counted from the top): one or two runs."""
+        rows = self._num.shape[1]
+        first = min(n, rows - self._base)
+        runs = [(slice(self._base, self._base + first), slice(0, first))]
+        if first < n:
+            runs.append((slice(0, n - first), slice(first, n)))
+        return runs
 
     def _flush(self, upto: int) -> None:
         """Finalise rows up to ``upto``, a buffer's height at a time (tile rows with no valid tile
@@ -139,25 +163,25 @@ class StreamingMosaic:
             self._flush_rows(min(upto - self._top, self._num.shape[1]))
 
     def _flush_rows(self, n: int) -> None:
-        upto = self._top + n
-        num, den = self._num[:, :n], self._den[:, :n]
-        valid = den > 0
-        if self.winner:
-            out = np.where(valid, num, self.fill)
-        else:
-            out = np.divide(num, den, out=np.full(num.shape, self.fill, dtype=num.dtype), where=valid)
+        shape = (self.count, n, self._num.shape[2])
+        out = np.empty(shape, dtype=self._num.dtype)
+        valid = np.empty((self._den.shape[0], *shape[1:]), dtype=bool)
+        for buf, part in self._ring(n):
+            num, den, o = self._num[:, buf], self._den[:, buf], out[:, part]
+            ok = np.greater(den, 0, out=valid[:, part])
+            if self.winner:
+                np.copyto(o, num)
+                np.copyto(o, self.fill, where=~ok)
+            elif ok.all():
+                np.divide(num, den, out=o)
+            else:
+                o[...] = self.fill
+                np.divide(num, den, out=o, where=ok)
+            num[...] = 0
+            den[...] = 0
         self.sink(self._top, self.c0, _cast(out, self.dtype), valid)
-        rows = self._num.shape[1]
-        keep = rows - n
-        if keep > 0:
-            self._num[:, :keep] = self._num[:, n:].copy()
-            self._den[:, :keep] = self._den[:, n:].copy()
-            self._num[:, keep:] = 0
-            self._den[:, keep:] = 0
-        else:
-            self._num[:] = 0
-            self._den[:] = 0
-        self._top = upto
+        self._base = (self._base + n) % self._num.shape[1]
+        self._top += n
 
     def close(self) -> None:
         """Finalise all remaining rows."""

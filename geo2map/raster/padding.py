@@ -115,6 +115,8 @@ class ReflectPadded:
         self.pads = pads
         self.width = source.width + pads.left + pads.right
         self.height = source.height + pads.top + pads.bottom
+        self.block_shape = source.block_shape
+        self.row_origin = pads.top  # canvas row where the source's block rows start
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray | None]:
         """``(data, valid)`` of a canvas window, as :meth:`RasterSource.read` gives them."""
@@ -128,8 +130,32 @@ class ReflectPadded:
         y0, x0 = int(rows.min()), int(cols.min())
         box = Window(x0, y0, int(cols.max()) - x0 + 1, int(rows.max()) - y0 + 1)
         data, valid = src.read(box)
-        take = np.ix_(np.arange(data.shape[0]), rows - y0, cols - x0)
-        return data[take], (None if valid is None else valid[take])
+        return _gather(data, rows - y0, cols - x0), (None if valid is None else _gather(valid, rows - y0, cols - x0))
+
+
+def _runs(idx: np.ndarray) -> list[tuple[slice, slice]]:
+    """``idx`` as runs of consecutive indexes: (output slice, input slice with step ±1)."""
+    step = np.diff(idx)
+    cuts = np.flatnonzero((step != 1) & (step != -1)) + 1  # a run also ends where its direction turns
+    cuts = np.union1d(cuts, np.flatnonzero(step[1:] != step[:-1]) + 1) if len(step) > 1 else cuts
+    runs = []
+    for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(idx)], strict=True):
+        first, last = int(idx[a]), int(idx[b - 1])
+        if b - a == 1 or last > first:
+            runs.append((slice(a, b), slice(first, last + 1)))
+        else:
+            runs.append((slice(a, b), slice(first, last - 1 if last > 0 else None, -1)))
+    return runs
+
+
+def _gather(arr: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``arr[:, rows][:, :, cols]`` by slice copies (reflections are a few reversed runs)."""
+    out = np.empty((arr.shape[0], len(rows), len(cols)), dtype=arr.dtype)
+    col_runs = _runs(cols)
+    for out_r, in_r in _runs(rows):
+        for out_c, in_c in col_runs:
+            out[:, out_r, out_c] = arr[:, in_r, in_c]
+    return out
 
 
 class CroppedSink:
