@@ -36,7 +36,10 @@ from bench_raster import make_sar_scene  # noqa: E402
 
 #: (stage, substrings of a frame "function (file"), checked from the innermost frame outwards
 RULES: list[tuple[str, tuple[str, ...]]] = [
-    ("waiting", ("Condition.wait", "Queue.get (", "Queue.put (", "Future.result", "Thread.join", "_worker (")),
+    (
+        "waiting",
+        ("Condition.wait", "Queue.get (", "Queue.put (", "Future.result", "Thread.join", "_worker (", "stderr_filter"),
+    ),
     ("start-up: model load", ("load_model (",)),
     ("start-up: imports", ("_find_and_load (",)),
     ("statistics pass", ("fit_input_scaling (",)),
@@ -118,8 +121,8 @@ def main() -> None:
         raise SystemExit("py-spy is not installed: pip install py-spy (or use --cprofile)")
     raw = work / "translate.pyspy.txt"
     t0 = time.perf_counter()
-    subprocess.run([spy, "record", "-r", str(args.rate), "--threads", "--format", "raw", "-o", str(raw), "--", *cmd],
-                   check=True, capture_output=True)  # fmt: skip
+    spy_cmd = [spy, "record", "--nonblocking", "-r", str(args.rate), "--threads", "--format", "raw", "-o", str(raw)]
+    subprocess.run([*spy_cmd, "--", *cmd], check=True, capture_output=True)
     wall = time.perf_counter() - t0
     print(f"# {' '.join(cmd[1:])}\n# wall {wall:.1f} s under py-spy at {args.rate} Hz; raw samples in {raw}")
     main_thread, helpers = read_samples(raw)

@@ -261,26 +261,31 @@ class Translator:
                 raise InputError("batch size must be >= 1")
             self.channels_last = False
             return
+        if self.net is None:  # the identity model: no network, no torch (its import alone takes ~2 s)
+            if (device or "auto").strip().lower() not in ("auto", "cpu"):
+                resolve_device(device)  # still a clear error for a device this machine lacks
+            self.device, self.precision, self.channels_last, self._random = "cpu", "no network", False, False
+            self.batch_size = int(batch_size or 4)
+            if self.batch_size < 1:
+                raise InputError("batch size must be >= 1")
+            return
         import torch
         from torch import nn
 
         self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device) if model.generator is not None else "no network"
+        self.precision = resolve_precision(precision, self.device)
         cuda = self.device.type == "cuda"
         self.batch_size = int(batch_size or (32 if cuda else 4))
         if self.batch_size < 1:
             raise InputError("batch size must be >= 1")
         self.channels_last = True if channels_last is None else channels_last
-        if self.net is not None:
-            self.net = prepare_generator(self.net.to(self.device), self.card.inference_mode)
-            if self.channels_last:
-                self.net = self.net.to(memory_format=torch.channels_last)
+        self.net = prepare_generator(self.net.to(self.device), self.card.inference_mode)
+        if self.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
         self._dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
         # only active dropout draws random numbers; seeding costs ~1 ms a batch (torch.manual_seed
         # also seeds every accelerator backend), so it is done only then, on the device's generator
-        self._random = self.net is not None and any(
-            isinstance(m, nn.Dropout | nn.Dropout2d) and m.training for m in self.net.modules()
-        )
+        self._random = any(isinstance(m, nn.Dropout | nn.Dropout2d) and m.training for m in self.net.modules())
 
     def _seed(self, seed: int) -> None:
         import torch
@@ -330,8 +335,8 @@ class Translator:
             return host, done
 
     def _run(self, items: Iterable[tuple[K, np.ndarray]], prefetch: bool = False) -> Iterator[tuple[K, np.ndarray]]:
-        if self.net is None:  # identity
-            yield from items
+        if self.net is None:  # identity: tiles are read and scaled in a thread while the caller blends
+            yield from (background(items, depth=2 * self.batch_size) if prefetch else items)
             return
         batches: Iterable[tuple[list[K], np.ndarray]] = _batches(items, self.batch_size)
         if prefetch:

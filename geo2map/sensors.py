@@ -133,9 +133,8 @@ class Scaling:
         if valid is not None:  # nodata must not enter statistics of neighbourhoods (local minimum)
             np.copyto(x, np.nan, where=~np.broadcast_to(valid, x.shape))
         y = np.asarray(self._forward(x, aux), dtype=np.float32)
-        nan = np.isnan(y)  # nodata (and NaN inputs) → 0
-        if nan.any():
-            y[nan] = 0.0
+        if np.isnan(np.sum(y)):  # a NaN somewhere (one pass, no mask): nodata and NaN inputs → 0
+            y[np.isnan(y)] = 0.0
         return y
 
     def inverse(self, y: np.ndarray, *, in_place: bool = False) -> np.ndarray:
@@ -172,7 +171,7 @@ class OpticalU8(Scaling):
     defaults: ClassVar[dict[str, Any]] = {}
 
     def _forward(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
-        return _to_unit(x / 255.0)
+        return _to_unit(np.divide(x, 255.0, out=x))  # x: forward's private float copy
 
     def _inverse(self, y: np.ndarray) -> np.ndarray:
         u = _from_unit(y)

@@ -194,3 +194,16 @@ def test_pair_on_another_grid_is_resampled(tmp_path: Path) -> None:
             if both.sum() > 100:  # a round trip through EPSG:4326 stays close to the original
                 diff = np.abs(a.read(1).astype(int) - b.read(1).astype(int))[both]
                 assert np.median(diff) < 20
+
+
+def test_deflate_preset_level_and_user_override() -> None:
+    """The default preset compresses at DEFLATE level 1 (fast); --co ZLEVEL and another codec win."""
+    from geo2map.raster.write import DEFLATE_LEVEL, OutputSpec
+
+    def profile(**options: str) -> dict:
+        return OutputSpec(width=8, height=8, transform=None, crs=None, count=1, dtype="uint8",
+                          creation_options=options).gtiff_profile()  # fmt: skip
+
+    assert DEFLATE_LEVEL == 1 and profile()["zlevel"] == 1
+    assert profile(zlevel="6")["zlevel"] == "6"
+    assert "zlevel" not in profile(compress="LZW")
