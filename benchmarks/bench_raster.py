@@ -3,7 +3,10 @@
 Compared with GDAL on the same generated scene (3-band uint8, tiled DEFLATE,
 smooth image-like content):
 
-* ``gdal_translate`` copying the file (tiled DEFLATE, all cores);
+* ``geo2map translate --model identity`` (the translate pipeline without a network)
+  and ``remosaic_raster`` (tile + blend + write);
+* ``gdal_translate`` copying the file (tiled DEFLATE, all cores), at GDAL's default
+  DEFLATE level 6 and at level 1, geo2map's default;
 * ``gdal_retile.py -ps 256 256 -overlap 64`` + ``gdalbuildvrt`` + ``gdal_translate``
   (the classic GDAL tile-and-rebuild chain).
 
@@ -11,7 +14,7 @@ Each step runs in its own process; wall time and that process's peak RSS are
 printed as a table. Needs Debian's gdal-bin and python3-gdal for the GDAL rows.
 
     python benchmarks/bench_raster.py                 # 20000 x 20000 and 5000 x 5000
-    python benchmarks/bench_raster.py --sizes 8000    # quicker
+    python benchmarks/bench_raster.py --sizes 12000 --no-retile   # issue 17's identity goal
 """
 
 from __future__ import annotations
@@ -161,9 +164,27 @@ def geo2map_cmd(src: Path, dst: Path) -> list[str]:
     return [sys.executable, "-c", code, str(src), str(dst)]
 
 
-def gdal_translate_cmd(src: Path | str, dst: Path) -> list[str]:
+def identity_translate_cmd(src: Path, dst: Path) -> list[str]:
+    """``geo2map translate --model identity``: the whole translate pipeline without a network."""
+    code = "from geo2map.cli.main import cli; cli()"
+    return [
+        sys.executable,
+        "-c",
+        code,
+        "translate",
+        str(src),
+        "--model",
+        "identity",
+        "-o",
+        str(dst),
+        "--overwrite",
+        "-q",
+    ]
+
+
+def gdal_translate_cmd(src: Path | str, dst: Path, extra: tuple[str, ...] = ()) -> list[str]:
     cmd = ["gdal_translate", "-q", "--config", "GDAL_NUM_THREADS", "ALL_CPUS"]
-    for co in GTIFF_CO:
+    for co in (*GTIFF_CO, *extra):
         cmd += ["-co", co]
     return [*cmd, str(src), str(dst)]
 
@@ -187,9 +208,13 @@ def bench(size: int, work: Path, with_retile: bool) -> list[tuple[str, float, fl
         win = ((size // 2, size // 2 + 300), (size // 3, size // 3 + 300))
         assert (a.read(window=win) == b.read(window=win)).all(), "identity mismatch"
         assert a.transform == b.transform and a.crs == b.crs
+    wall, rss = run(identity_translate_cmd(scene, work / "g2m.tif"))
+    rows.append(("geo2map translate --model identity (DEFLATE level 1)", wall, rss))
     if shutil.which("gdal_translate"):
         wall, rss = run(gdal_translate_cmd(scene, work / "copy.tif"))
-        rows.append(("gdal_translate copy (all cores)", wall, rss))
+        rows.append(("gdal_translate copy (all cores, DEFLATE level 6: GDAL's default)", wall, rss))
+        wall, rss = run(gdal_translate_cmd(scene, work / "copy.tif", ("ZLEVEL=1",)))
+        rows.append(("gdal_translate copy (all cores, DEFLATE level 1: geo2map's default)", wall, rss))
     retile = shutil.which("gdal_retile.py") or shutil.which("gdal_retile")
     if with_retile and retile and shutil.which("gdalbuildvrt"):
         tiles = work / f"retile_{size}"
@@ -237,13 +262,12 @@ def main() -> None:
     for size in args.sizes:
         results[size] = bench(size, work, with_retile=not args.no_retile)
     print()
-    print("| scene | method | wall s | peak RSS MB | x gdal_translate |")
-    print("|---|---|---:|---:|---:|")
+    print("| scene | method | wall s | peak RSS MB | x gdal_translate level 6 | x gdal_translate level 1 |")
+    print("|---|---|---:|---:|---:|---:|")
     for size, rows in results.items():
-        ref = next((w for n, w, _ in rows if n.startswith("gdal_translate")), None)
+        refs = [w for n, w, _ in rows if n.startswith("gdal_translate")] or [float("nan")] * 2
         for name, wall, rss in rows:
-            ratio = f"{wall / ref:.2f}" if ref else "-"
-            print(f"| {size}² | {name} | {wall:.1f} | {rss:.0f} | {ratio} |")
+            print(f"| {size}² | {name} | {wall:.1f} | {rss:.0f} | {wall / refs[0]:.2f} | {wall / refs[-1]:.2f} |")
     if len(results) > 1:
         rss = {s: next(r for n, _, r in rows if n.startswith("geo2map")) for s, rows in results.items()}
         sizes = sorted(rss)

@@ -1,20 +1,25 @@
 """Benchmark ``geo2map translate``: end-to-end wall time against the bare network.
 
-On a generated scene (3-band uint8, smooth image-like content; 8000 x 8000 by
-default) with a generator of random weights (timing does not depend on them):
+By default the shipped ``sar2rgb`` on a generated 8000 x 8000 VV+VH uint16 GRD-like
+scene (``--model`` picks another built-in or model file; models with other inputs get a
+3-band uint8 scene). ``--archs`` instead times generators of random weights at ``--ngf``
+(default 16, the built-ins' width; timing does not depend on the weights).
 
-* **end to end**: ``translate_raster`` in its own process (read, scene statistics,
-  scaling, batched inference, blending, compressed GeoTIFF writing), wall time and
-  that process's peak RSS (VmHWM);
+* **end to end**: ``geo2map translate`` in its own process, process start included
+  (imports, model load, scene statistics, reading, scaling, batched inference,
+  blending, compressed GeoTIFF writing), wall time and peak RSS (VmHWM);
 * **network only**: the same :class:`~geo2map.inference.Translator` (same device,
   precision, batch size, memory format) over the same number of patches, from one
   pre-made batch in memory: no reading, scaling, blending or writing.
 
-The ratio end-to-end ÷ network-only is the pipeline's overhead (target ≤ 1.15).
+The ratio end-to-end ÷ network-only is the pipeline's overhead (goal ≤ 1.3, stretch
+1.15). ``--repeat`` runs both several times and reports medians: on a shared 2-core
+machine single runs vary by 10 % or more. Pause other work while it runs.
 
-    python benchmarks/bench_translate.py                                  # 8000², unet_256 ngf 64, CPU
-    python benchmarks/bench_translate.py --size 4000 --archs unet_256 resnet_9blocks
-    python benchmarks/bench_translate.py --device cuda --precision bf16 --archs unet_256 resnet_9blocks
+    python benchmarks/bench_translate.py                          # shipped sar2rgb, 8000²
+    python benchmarks/bench_translate.py --size 4000 --repeat 3
+    python benchmarks/bench_translate.py --archs unet_256 resnet_9blocks --ngf 64
+    python benchmarks/bench_translate.py --device cuda --precision bf16
 
 ``--compare-precision MODEL SCENE`` instead translates a real scene with a real model
 in fp32 and in bf16 and prints how far apart the outputs are (PSNR, mean and max
@@ -34,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_raster import make_scene, run_capture  # noqa: E402
+from bench_raster import make_sar_scene, make_scene, run_capture  # noqa: E402
 
 
 def make_model(path: Path, arch: str, ngf: int, bands: int = 3) -> None:
@@ -63,7 +68,7 @@ def make_model(path: Path, arch: str, ngf: int, bands: int = 3) -> None:
 
 
 _E2E = """
-import json, sys, time
+import json, sys
 from geo2map.translate import translate_raster
 src, dst, model, device, precision, batch = sys.argv[1:7]
 r = translate_raster(src, dst, model, device=device, precision=precision, batch_size=int(batch), overwrite=True)
@@ -76,10 +81,11 @@ import json, sys, time
 import numpy as np
 from geo2map.inference import Translator
 from geo2map.models.package import load_model
+from geo2map.models.registry import resolve
 model, device, precision, batch, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-t = Translator(load_model(model), device=device, precision=precision, batch_size=batch)
-bands = t.card.architecture.in_bands
-x = np.random.default_rng(0).uniform(-1, 1, (batch, bands, 256, 256)).astype("float32")
+t = Translator(load_model(resolve(model)), device=device, precision=precision, batch_size=batch)
+bands, size = t.card.architecture.in_bands, t.card.tile_size
+x = np.random.default_rng(0).uniform(-1, 1, (batch, bands, size, size)).astype("float32")
 for _ in t((i, x[i % batch]) for i in range(batch)):  # warm-up (one batch; not timed)
     pass
 if t.device.type == "cuda":
@@ -100,40 +106,52 @@ def run_py(code: str, *args: str) -> tuple[dict, float]:
     return json.loads(out.strip().splitlines()[-1]), peak
 
 
-def bench(args: argparse.Namespace, work: Path) -> list[dict]:
-    scene = work / f"scene_{args.size}.tif"
+def _scene_for(model: str, size: int, work: Path) -> Path:
+    """A generated scene the model takes: VV+VH uint16 for SAR input, else 3-band uint8."""
+    from geo2map.models.package import read_card
+    from geo2map.models.registry import resolve
+
+    sar = read_card(resolve(model)).input_scaling.get("name") == "sar"
+    scene = work / (f"sar_{size}.tif" if sar else f"scene_{size}.tif")
     if not scene.exists():
         t0 = time.perf_counter()
-        make_scene(scene, args.size)
+        (make_sar_scene if sar else make_scene)(scene, size)
         print(f"# generated {scene.name} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return scene
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values))
+
+
+def bench_one(args: argparse.Namespace, work: Path, model: str, label: str) -> dict:
+    scene = _scene_for(model, args.size, work)
+    e2e_s, rss, net_s = [], [], []
+    for _ in range(args.repeat):
+        e2e = [str(scene), str(work / "out.tif"), model, args.device, args.precision, str(args.batch_size)]
+        wall, peak, out = run_capture([sys.executable, "-c", _E2E, *e2e])  # wall includes process start
+        info = json.loads(out.strip().splitlines()[-1])
+        e2e_s.append(wall)
+        rss.append(peak)
+        n = args.network_patches or info["translated"]
+        net, _ = run_py(_NET, model, args.device, args.precision, str(args.batch_size), str(n))
+        net_s.append(net["seconds"] / net["patches"] * info["translated"])
+        print(f"# {label}: end to end {wall:.1f} s, network {net_s[-1]:.1f} s, {info}", flush=True)
+    (work / "out.tif").unlink(missing_ok=True)
+    e2e, network = _median(e2e_s), _median(net_s)
+    return {"model": label, "device": info["device"], "precision": info["precision"],
+            "patches": info["translated"], "network_s": network, "e2e_s": e2e, "ratio": e2e / network,
+            "net_pps": info["translated"] / network, "e2e_pps": info["translated"] / e2e, "rss": max(rss)}  # fmt: skip
+
+
+def bench(args: argparse.Namespace, work: Path) -> list[dict]:
+    if not args.archs:
+        return [bench_one(args, work, args.model, args.model)]
     rows = []
     for arch in args.archs:
         model = work / f"{arch}_ngf{args.ngf}.safetensors"
         make_model(model, arch, args.ngf)
-        e2e, rss = run_py(
-            _E2E, str(scene), str(work / "out.tif"), str(model), args.device, args.precision, str(args.batch_size)
-        )
-        print(f"# {arch}: end to end {e2e}", flush=True)
-        n = args.network_patches or e2e["translated"]
-        net, _ = run_py(_NET, str(model), args.device, args.precision, str(args.batch_size), str(n))
-        per_patch = net["seconds"] / net["patches"]
-        network_s = per_patch * e2e["translated"]  # the same number of patches as end to end
-        print(f"# {arch}: network only {net}", flush=True)
-        rows.append(
-            {
-                "arch": arch,
-                "device": e2e["device"],
-                "precision": e2e["precision"],
-                "patches": e2e["translated"],
-                "network_s": network_s,
-                "e2e_s": e2e["seconds"],
-                "ratio": e2e["seconds"] / network_s,
-                "net_pps": 1 / per_patch,
-                "e2e_pps": e2e["translated"] / e2e["seconds"],
-                "rss": rss,
-            }
-        )
-        (work / "out.tif").unlink(missing_ok=True)
+        rows.append(bench_one(args, work, str(model), f"{arch} ngf{args.ngf} (random weights)"))
     return rows
 
 
@@ -165,8 +183,10 @@ def compare_precision(model: str, scene: str, device: str, work: Path, options: 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=8000, help="scene size in pixels (square)")
-    ap.add_argument("--archs", nargs="+", default=["unet_256"], help="generators (ngf --ngf, random weights)")
-    ap.add_argument("--ngf", type=int, default=64)
+    ap.add_argument("--model", default="sar2rgb", help="a built-in name or model file (default: sar2rgb)")
+    ap.add_argument("--archs", nargs="+", default=None, help="instead: generators of random weights at --ngf")
+    ap.add_argument("--ngf", type=int, default=16, help="with --archs (16: the built-ins' width)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement; medians are reported")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     ap.add_argument("--batch-size", type=int, default=4)
@@ -194,13 +214,13 @@ def main() -> None:
     rows = bench(args, work)
     print()
     print(
-        "| scene | generator | device | precision | batch | patches | network s | end-to-end s | ratio | "
+        "| scene | model | device | precision | batch | patches | network s | end-to-end s | ratio | "
         "network patches/s | end-to-end patches/s | peak RSS MB |"
     )
     print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {args.size}² | {r['arch']} ngf{args.ngf} | {r['device']} | {r['precision']} | {args.batch_size} | "
+            f"| {args.size}² | {r['model']} | {r['device']} | {r['precision']} | {args.batch_size} | "
             f"{r['patches']} | {r['network_s']:.1f} | {r['e2e_s']:.1f} | {r['ratio']:.3f} | {r['net_pps']:.1f} | "
             f"{r['e2e_pps']:.1f} | {r['rss']:.0f} |"
         )

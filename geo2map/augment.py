@@ -24,6 +24,8 @@ from geo2map.raster.safety import same_or_inside
 
 @dataclass
 class AugmentResult:
+    """What :func:`augment_folder` did: files written, skipped and failed."""
+
     written: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
 

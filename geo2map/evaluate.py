@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,8 @@ WINDOW = 1024
 
 @dataclass
 class EvalReport:
+    """The metrics of an evaluation (``report.json``), per pair and aggregated."""
+
     model: str
     data: str
     pairs: int
@@ -136,7 +138,7 @@ def evaluate(
     out_dir: str,
     *,
     pair: str | None = None,
-    pair_bidx: str | None = None,
+    pair_bidx: str | Sequence[int] | None = None,
     direction: str = "AtoB",
     split: str = "auto",
     max_pairs: int | None = None,
@@ -291,7 +293,7 @@ def _evaluate_rasters(
     per_pair: list[dict[str, Any]],
     shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     options: dict[str, Any],
-    pair_bidx: str | None = None,
+    pair_bidx: str | Sequence[int] | None = None,
 ) -> str:
     """A georeferenced pair: translate, compare window by window, write the error map."""
     import rasterio

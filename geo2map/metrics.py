@@ -41,6 +41,7 @@ class Accumulator:
         return mse, ssim_levels(out, tgt, valid)
 
     def metrics(self) -> dict[str, float]:
+        """The aggregated metrics so far (RMSE, MAE, PSNR, SSIM, δ5, δ10)."""
         if not self.n:
             raise InputError("no valid pixel to evaluate")
         return {
@@ -54,6 +55,7 @@ class Accumulator:
 
 
 def psnr_levels(mse: float) -> float:
+    """PSNR in dB of two arrays in 8-bit levels (peak 255)."""
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 

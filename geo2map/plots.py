@@ -40,6 +40,7 @@ def display_rgb(
 
 
 def pyplot() -> Any:
+    """matplotlib's pyplot on the non-interactive Agg backend (imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -9,13 +9,16 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from geo2map.errors import BandSelectionError
 from geo2map.raster.open import RasterSource
 
+if TYPE_CHECKING:
+    from geo2map.models.card import ModelCard
 
-def check_bands(card: Any, source: RasterSource) -> None:
+
+def check_bands(card: ModelCard, source: RasterSource) -> None:
     """Raise a clear error when the scene's (selected) bands do not fit the model."""
     want = card.architecture.in_bands
     if card.task == "identity" or source.count == want:
@@ -29,7 +32,7 @@ def check_bands(card: Any, source: RasterSource) -> None:
     )
 
 
-def bands_by_name(card: Any, source: RasterSource) -> list[int] | None:
+def bands_by_name(card: ModelCard, source: RasterSource) -> list[int] | None:
     """The bands of ``source`` whose descriptions name the model's input bands, when the band
     counts differ (e.g. ``VH`` of a VV+VH Sentinel-1 file for sar2rgb); None otherwise."""
 
@@ -76,7 +79,7 @@ def pixel_size_m(source: RasterSource) -> float | None:
     return float(math.sqrt(abs(t.a * t.e - t.b * t.d)) * factor)
 
 
-def resolution_note(card: Any, source: RasterSource) -> str | None:
+def resolution_note(card: ModelCard, source: RasterSource) -> str | None:
     """A note when the scene's pixels are more than 2x off the model's training pixels.
 
     Finer pixels: how to average them down (in metres: a UTM zone for a geographic CRS,
@@ -123,7 +126,7 @@ def source_polarisations(source: RasterSource) -> set[str]:
     return found
 
 
-def polarisation_note(card: Any, source: RasterSource) -> str | None:
+def polarisation_note(card: ModelCard, source: RasterSource) -> str | None:
     """A note when the model was trained on other polarisations than the scene's bands hold."""
     trained = {b.name.upper() for b in card.input_bands} & set(POLARISATIONS)
     have = source_polarisations(source)

@@ -1,35 +1,11 @@
 """Sensor scaling: raw raster values to the network range [-1, 1] and back.
 
-A scaling is a preset *name* plus JSON-serialisable *parameters*; a model card
-stores ``scaling.to_dict()`` and :func:`scaling_from_dict` rebuilds it exactly.
-Presets that depend on the scene (percentiles, quantiles, minimum height) are
-*fitted once* on a decimated read of the whole scene (:meth:`Scaling.fit_source`,
-which uses overviews when present) and never per tile, so a pixel gets the same
-scaled value whichever tile it falls in.
+A scaling is a preset *name* plus JSON-serialisable *parameters* (a card stores ``to_dict()``,
+:func:`scaling_from_dict` rebuilds it). Scene-dependent presets are *fitted once* on a decimated
+read of the whole scene (:meth:`Scaling.fit_source`), never per tile.
 
-Presets (:data:`SENSORS`):
-
-``optical_u8``
-    8-bit imagery: ``x / 127.5 - 1``.
-``optical_reflectance``
-    16-bit (or float) reflectance. ``mode="fixed"``: stretch ``[low, high]`` DN
-    (default 0..3000, i.e. reflectance 0..0.3 at scale 10 000);
-    ``mode="percentile"``: per-band scene percentiles ``p_low``/``p_high``.
-    ``clip=False`` keeps values outside the stretch (linear beyond [-1, 1]); the
-    ``identity`` model uses it so a round trip loses nothing.
-``sar``
-    Backscatter given as ``input`` = ``amplitude`` (e.g. GRD DN), ``intensity``
-    (σ⁰ linear), ``db``, or ``auto`` (detected from the scene when fitted:
-    negative values → dB, integers → amplitude DN, floats mostly below 5 →
-    intensity, else amplitude). ``method="db"``: ``10·log10(max(I, floor))`` clipped to
-    ``[db_min, db_max]``; ``method="quantile"``: the linear value (``linear`` =
-    ``intensity`` or ``amplitude``) divided by its scene ``quantile`` and clipped
-    to 1.
-``dsm``
-    Heights. ``method="scene_min"``: height above the scene's ``p_low``
-    percentile; ``method="local_min"``: above a moving minimum of ``radius``
-    pixels (read tiles with :attr:`Scaling.halo` extra pixels);
-    ``method="dtm"``: above a DTM given as ``aux``. Clipped to ``[0, max_height]``.
+Presets (:data:`SENSORS`): ``optical_u8``, ``optical_reflectance``, ``sar`` and ``dsm``, each
+described in its class (parameters and defaults in ``defaults``) and in docs/pipeline.md.
 """
 
 from __future__ import annotations
@@ -94,6 +70,7 @@ class Scaling:
 
     # -- description ----------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """``{name, params}``: what a model card stores."""
         return {"name": self.name, "params": dict(self.params)}
 
     @classmethod
@@ -111,6 +88,7 @@ class Scaling:
 
     @property
     def needs_fit(self) -> bool:
+        """Whether the scaling needs scene statistics (:meth:`fit`) before use."""
         return False
 
     # -- statistics -----------------------------------------------------
@@ -138,13 +116,8 @@ class Scaling:
         return y
 
     def inverse(self, y: np.ndarray, *, in_place: bool = False) -> np.ndarray:
-        """[-1, 1] → raw units (float32).
-
-        Args:
-            y: Network output ``(bands, h, w)`` (or a batch ``(n, bands, h, w)``).
-            in_place: ``y`` (float32, writable) may be overwritten: the result is
-                computed in it where the scaling allows, with no new array.
-        """
+        """[-1, 1] → raw units (float32) of ``y`` ``(bands, h, w)``; with ``in_place``, a writable
+        float32 ``y`` may be overwritten (the result is computed in it where the scaling allows)."""
         y = np.asarray(y, dtype=np.float32)
         private = y if in_place and y.flags.writeable else y.copy()
         return np.asarray(self._inverse(private), dtype=np.float32)
@@ -167,6 +140,8 @@ def _per_band(value: Any, bands: int, like: np.ndarray | None = None) -> np.ndar
 
 @dataclass(frozen=True)
 class OpticalU8(Scaling):
+    """8-bit imagery: ``x / 127.5 - 1``."""
+
     name: ClassVar[str] = "optical_u8"
     defaults: ClassVar[dict[str, Any]] = {}
 
@@ -181,6 +156,10 @@ class OpticalU8(Scaling):
 
 @dataclass(frozen=True)
 class OpticalReflectance(Scaling):
+    """16-bit or float reflectance. ``mode="fixed"``: stretch ``[low, high]`` DN (default 0..3000,
+    reflectance 0..0.3 at scale 10 000); ``"percentile"``: per-band scene ``p_low``/``p_high``.
+    ``clip=False`` stays linear beyond [-1, 1] (the identity model's lossless round trip)."""
+
     name: ClassVar[str] = "optical_reflectance"
     defaults: ClassVar[dict[str, Any]] = {
         "mode": "fixed",
@@ -227,6 +206,10 @@ class OpticalReflectance(Scaling):
 
 @dataclass(frozen=True)
 class SAR(Scaling):
+    """SAR backscatter. ``input``: amplitude (GRD DN), intensity (σ⁰), db, or auto (from the scene:
+    negative → dB, integers → DN, floats mostly below 5 → intensity). ``method="db"``: dB clipped to
+    ``[db_min, db_max]``; ``"quantile"``: the ``linear`` value over its scene ``quantile``, clipped to 1."""
+
     name: ClassVar[str] = "sar"
     defaults: ClassVar[dict[str, Any]] = {
         "input": "amplitude",
@@ -329,6 +312,9 @@ class SAR(Scaling):
 
 @dataclass(frozen=True)
 class DSM(Scaling):
+    """Heights, clipped to ``[0, max_height]``: above the scene's ``p_low`` percentile (``scene_min``),
+    a moving minimum of ``radius`` px (``local_min``; tiles read with :attr:`halo`), or a DTM (``dtm``)."""
+
     name: ClassVar[str] = "dsm"
     defaults: ClassVar[dict[str, Any]] = {
         "method": "scene_min",

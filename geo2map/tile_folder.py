@@ -42,14 +42,7 @@ from geo2map.raster.safety import (
 )
 from geo2map.raster.tile_reader import TileStream, iter_tiles
 from geo2map.raster.tiling import Tile, TileGrid
-from geo2map.raster.write import (
-    BackgroundWriter,
-    OutputSpec,
-    Preset,
-    RasterWriter,
-    photometric_for,
-    usual_mode,
-)
+from geo2map.raster.write import BackgroundWriter, OutputSpec, Preset, RasterWriter, photometric_for, usual_mode
 
 INDEX_NAME = "tiles.gpkg"
 GRID_KEY = "GEO2MAP_GRID"
@@ -328,17 +321,14 @@ def _mosaic_spec(
     out_nodata, internal = output_masking(nodata, kind, dtype)
     if not internal and out_nodata is None and holes and np.dtype(dtype).kind != "f":
         internal = True  # skipped tiles leave holes that need a mask
-    spec = OutputSpec(
-        width=grid.width,
-        height=grid.height,
-        transform=grid.transform,
-        crs=grid.crs,
+    spec = OutputSpec.on_grid(
+        grid,
         count=count,
         dtype=dtype,
         nodata=out_nodata,
         internal_mask=internal,
         preset=preset,
-        creation_options=creation_options or {},
+        creation_options=creation_options,
         descriptions=tuple(descriptions),
         colorinterp=tuple(ColorInterp(c) for c in colorinterp),
         tags=tags,

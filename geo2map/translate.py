@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rasterio.enums import ColorInterp
@@ -43,6 +43,11 @@ from geo2map.raster.tile_reader import TileStream, iter_tiles
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import OutputSpec, Preset
 from geo2map.scene_checks import bands_by_name, check_bands, polarisation_note, resolution_note
+
+if TYPE_CHECKING:
+    from geo2map.models.card import ModelCard
+    from geo2map.models.package import LoadedModel
+    from geo2map.sensors import Scaling
 
 
 @dataclass
@@ -63,6 +68,7 @@ class TranslateResult:
 
     @property
     def tiles_per_second(self) -> float:
+        """Translated tiles per second of wall time."""
         return self.translated / self.seconds if self.seconds > 0 else float("nan")
 
 
@@ -100,7 +106,7 @@ def open_for_model(
     return source, loaded
 
 
-def _tile_settings(card: Any, tile_size: int | None, overlap: int | None) -> tuple[int, int]:
+def _tile_settings(card: ModelCard, tile_size: int | None, overlap: int | None) -> tuple[int, int]:
     size = int(tile_size or card.tile_size)
     if card.task != "identity":
         from geo2map.models.architectures import ARCHITECTURES as GENERATORS
@@ -116,7 +122,7 @@ def _tile_settings(card: Any, tile_size: int | None, overlap: int | None) -> tup
 
 
 def _output_spec(
-    card: Any, source: RasterSource, preset: Preset, creation_options: dict[str, str] | None, tags: dict[str, str]
+    card: ModelCard, source: RasterSource, preset: Preset, creation_options: dict[str, str] | None, tags: dict[str, str]
 ) -> tuple[OutputSpec, bool]:
     """The output's spec and whether blending keeps per-band weights."""
     if card.task == "identity":
@@ -136,17 +142,14 @@ def _output_spec(
         except KeyError as exc:
             raise ModelError(f"model card has an unknown colour interpretation {exc}") from None
     descriptions = tuple(b.name or b.description for b in card.output_bands) or None  # as models info names them
-    spec = OutputSpec(
-        width=source.width,
-        height=source.height,
-        transform=source.transform,
-        crs=source.crs,
+    spec = OutputSpec.on_grid(
+        source,
         count=card.architecture.out_bands,
         dtype=dtype,
         nodata=nodata,
         internal_mask=internal,
         preset=preset,
-        creation_options=creation_options or {},
+        creation_options=creation_options,
         descriptions=descriptions,
         colorinterp=colorinterp,
         tags={**source.notes, **tags},
@@ -223,54 +226,65 @@ def translate_raster(
         translator = Translator(
             loaded, device=device, precision=precision, batch_size=batch_size, channels_last=channels_last, seed=seed
         )
-        if tile_size is None:
-            size = fit_tile(card, size, ov, source.width, source.height)
-        pad, margin = scene_context(card, size, ov)
-        pads: Pads | None = None
-        reader: Any = source
-        if pad:
-            grid, pads = padded_grid(source.width, source.height, size, ov, pad, source.transform, source.crs)
-            reader = ReflectPadded(source, pads)
-        else:
-            grid = TileGrid(source.width, source.height, size, ov, source.transform, source.crs)
-        tiling = {"size": size, "overlap": ov, "blend": blend if isinstance(blend, str) else "custom"}
-        all_tags = {
-            "GEO2MAP_VERSION": __version__,
-            "GEO2MAP_MODEL": card.name or os.path.basename(loaded.path),
-            "GEO2MAP_TASK": card.task,
-            "GEO2MAP_TILES": json.dumps({**tiling, "border_pad": pad, "blend_margin": margin}),
-            "GEO2MAP_INPUT_SCALING": json.dumps(in_scaling.to_dict()),
-            **(tags or {}),
-        }
+        size = size if tile_size else fit_tile(card, size, ov, source.width, source.height)
+        canvas = _Canvas(card, source, size, ov)
+        all_tags = _output_tags(loaded, in_scaling, canvas, blend, tags)
         spec, per_band = _output_spec(card, source, preset, creation_options, all_tags)
+        grid, reader, pads, margin = canvas.grid, canvas.reader, canvas.pads, canvas.margin
         flow = _TileFlow(src, card, grid, reader, in_scaling, out_scaling, translator, progress, max_stripe_width)
         write_streamed(source, dst, spec, grid, flow.tiles, overwrite, blend, per_band, max_stripe_width, pads, margin)
         flow.report(flow.total)
-        ql = None
-        if quicklook:
-            from geo2map.plots import translate_quicklook
+        ql = _quicklook(source, dst, quicklook, card, in_scaling, overwrite) if quicklook else None
+    return flow.result(dst, time.perf_counter() - t_start, translator, in_scaling, ql, notes)
 
-            # SAR is drawn as the model sees it (the card's scaling); a linear stretch of σ⁰ is black
-            shown = in_scaling if in_scaling.name == "sar" else None
-            ql = translate_quicklook(
-                source, dst, quicklook, title=f"{card.name or 'model'}", input_scaling=shown, overwrite=overwrite
-            )
-    return TranslateResult(
-        path=dst,
-        model=card.name,
-        tiles=flow.total,
-        translated=flow.counts["translated"],
-        skipped=flow.counts["skipped"],
-        seconds=time.perf_counter() - t_start,
-        device=str(translator.device),
-        precision=translator.precision,
-        input_scaling=in_scaling.to_dict(),
-        quicklook=ql,
-        notes=notes,
+
+def _quicklook(
+    source: RasterSource, dst: str, path: Any, card: ModelCard, in_scaling: Scaling, overwrite: bool
+) -> str | None:
+    from geo2map.plots import translate_quicklook
+
+    # SAR is drawn as the model sees it (the card's scaling); a linear stretch of σ⁰ is black
+    shown = in_scaling if in_scaling.name == "sar" else None
+    return translate_quicklook(
+        source, dst, path, title=f"{card.name or 'model'}", input_scaling=shown, overwrite=overwrite
     )
 
 
-def _scalings_and_notes(card: Any, source: RasterSource, size: int, overlap: int) -> tuple[Any, Any, list[str]]:
+def _output_tags(
+    loaded: LoadedModel, in_scaling: Scaling, canvas: _Canvas, blend: Any, tags: dict[str, str] | None
+) -> dict[str, str]:
+    """The output's metadata: version, model, tiling and the scaling fitted on the scene."""
+    card, grid = loaded.card, canvas.grid
+    tiling = {"size": grid.size, "overlap": grid.overlap, "blend": blend if isinstance(blend, str) else "custom"}
+    return {
+        "GEO2MAP_VERSION": __version__,
+        "GEO2MAP_MODEL": card.name or os.path.basename(loaded.path),
+        "GEO2MAP_TASK": card.task,
+        "GEO2MAP_TILES": json.dumps({**tiling, "border_pad": canvas.pad, "blend_margin": canvas.margin}),
+        "GEO2MAP_INPUT_SCALING": json.dumps(in_scaling.to_dict()),
+        **(tags or {}),
+    }
+
+
+class _Canvas:
+    """The tile grid of a translation and what its tiles are read from: the scene itself, or,
+    for a model with a bounded receptive field, the scene padded by reflection so a border
+    pixel lies as deep inside a tile as an interior one (:func:`~geo2map.raster.padding.scene_context`)."""
+
+    def __init__(self, card: ModelCard, source: RasterSource, size: int, overlap: int) -> None:
+        self.pad, self.margin = scene_context(card, size, overlap)
+        self.pads: Pads | None = None
+        self.reader: RasterSource | ReflectPadded = source
+        if self.pad:
+            self.grid, self.pads = padded_grid(
+                source.width, source.height, size, overlap, self.pad, source.transform, source.crs
+            )
+            self.reader = ReflectPadded(source, self.pads)
+        else:
+            self.grid = TileGrid(source.width, source.height, size, overlap, source.transform, source.crs)
+
+
+def _scalings_and_notes(card: ModelCard, source: RasterSource, size: int, overlap: int) -> tuple[Any, Any, list[str]]:
     """(input scaling fitted on the scene, output scaling, notes for the user) for ``card`` on ``source``."""
     from geo2map.sensors import scaling_from_dict
 
@@ -301,7 +315,7 @@ class _TileFlow:
     def __init__(
         self,
         src: Any,
-        card: Any,
+        card: ModelCard,
         grid: TileGrid,
         reader: Any,
         in_scaling: Any,
@@ -319,6 +333,24 @@ class _TileFlow:
         self.counts = {"translated": 0, "skipped": 0}
         self._lock = threading.Lock()
         self._reported = -1
+
+    def result(
+        self, dst: str, seconds: float, translator: Any, in_scaling: Scaling, ql: str | None, notes: list[str]
+    ) -> TranslateResult:
+        """What the run did, for :func:`translate_raster` to return."""
+        return TranslateResult(
+            path=dst,
+            model=self.card.name,
+            tiles=self.total,
+            translated=self.counts["translated"],
+            skipped=self.counts["skipped"],
+            seconds=seconds,
+            device=str(translator.device),
+            precision=translator.precision,
+            input_scaling=in_scaling.to_dict(),
+            quicklook=ql,
+            notes=notes,
+        )
 
     def _skipped(self, _: Tile) -> None:  # called from the reading thread
         with self._lock:

@@ -54,11 +54,13 @@ class Manifest:
         self.db.commit()
 
     def get(self, name: str) -> dict[str, Any] | None:
+        """The record of scene ``name`` (name, src, key, state, error, attempts), or None."""
         cur = self.db.execute("SELECT name, src, key, state, error, attempts FROM scenes WHERE name = ?", (name,))
         row = cur.fetchone()
         return dict(zip(("name", "src", "key", "state", "error", "attempts"), row, strict=True)) if row else None
 
     def set(self, name: str, src: str, key: str, state: str, **fields: Any) -> None:
+        """Record scene ``name`` in ``state`` (``running``, ``done``, ``failed``, ...) with extra fields."""
         with self._errors():
             self._set(name, src, key, state, fields)
 
@@ -91,9 +93,11 @@ class Manifest:
         self.db.commit()
 
     def states(self) -> dict[str, str]:
+        """Scene name → state, for every recorded scene."""
         return dict(self.db.execute("SELECT name, state FROM scenes").fetchall())
 
     def close(self) -> None:
+        """Close the database."""
         self.db.close()
 
 
@@ -101,6 +105,7 @@ class Manifest:
 # the batch (runs in the client)
 # ---------------------------------------------------------------------------
 def model_fingerprint(model: str) -> str:
+    """A model's identity for resuming: the SHA-256 of its file (``identity`` for the identity model)."""
     from geo2map.models.registry import IDENTITY, resolve
 
     if model == IDENTITY:
@@ -114,6 +119,7 @@ def model_fingerprint(model: str) -> str:
 
 
 def scene_key(src: str, model_fp: str, options: dict[str, Any]) -> str:
+    """What a scene's output depends on (its file's path, size and time, the model, the options), hashed."""
     try:
         st = os.stat(src)
         stamp: list[Any] = [os.path.abspath(src), st.st_size, st.st_mtime_ns]

@@ -31,6 +31,7 @@ class BatchSummary:
 
     @property
     def ok(self) -> bool:
+        """True when no scene failed."""
         return not self.failed
 
 
@@ -119,23 +120,14 @@ def run_batch(
     """
     t0 = time.perf_counter()
     options = dict(translate_options or {})
-    out_dir = os.path.abspath(out_dir)
-    for item in inputs:  # an output folder inside an input folder: the next run translates its outputs
-        if os.path.isdir(item) and same_or_inside(out_dir, item):
-            raise InputError(f"the output folder {out_dir} lies inside the input folder {item}; choose one outside")
+    out_dir = _output_folder(inputs, out_dir)
     scenes = collect_inputs(inputs, asset)
+    _make_folder(out_dir)  # only once the inputs are known to hold scenes
     model_arg = model if not os.path.exists(model) else os.path.abspath(model)
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
     manifest = Manifest(os.path.join(out_dir, MANIFEST))
     summary = BatchSummary(out_dir)
     todo = _plan(scenes, manifest, summary, model_fingerprint(model_arg), options, retry_failed, overwrite)
-    total = len(scenes)
-    finished = len(summary.skipped) + len(summary.failed)
-    if progress:
-        progress(finished, total)
+    counter = _Counter(len(scenes), len(summary.skipped) + len(summary.failed), progress)
     device = options.get("device", "auto")
     if not scheduler:  # a local cluster: a device this machine lacks fails once, here, not once per scene
         from geo2map.inference import check_device
@@ -161,20 +153,53 @@ def run_batch(
                 futures[fut] = (sc, dst, key)
             for sc, dst, key, res in _results(futures):
                 _record(manifest, summary, sc, dst, key, res)
-                finished += 1
-                if progress:
-                    progress(finished, total)
+                counter.tick()
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
+    _index(out_dir, scenes, summary, model, options)
+    manifest.close()
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+class _Counter:
+    """Scenes finished, reported to ``progress(finished, total)``."""
+
+    def __init__(self, total: int, finished: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total, self.finished, self.progress = total, finished, progress
+        if progress:
+            progress(finished, total)
+
+    def tick(self) -> None:
+        self.finished += 1
+        if self.progress:
+            self.progress(self.finished, self.total)
+
+
+def _output_folder(inputs: Sequence[str], out_dir: str) -> str:
+    """The absolute output folder; refused inside an input folder."""
+    out_dir = os.path.abspath(out_dir)
+    for item in inputs:  # an output folder inside an input folder: the next run translates its outputs
+        if os.path.isdir(item) and same_or_inside(out_dir, item):
+            raise InputError(f"the output folder {out_dir} lies inside the input folder {item}; choose one outside")
+    return out_dir
+
+
+def _make_folder(out_dir: str) -> None:
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {out_dir}: {exc.strerror}") from None
+
+
+def _index(out_dir: str, scenes: list[Scene], summary: BatchSummary, model: str, options: dict[str, Any]) -> None:
+    """Footprints of the scenes translated (and a STAC catalog for STAC inputs)."""
     done_scenes = [sc for sc in scenes if sc.name in set(summary.done) | set(summary.skipped)]
     write_footprints(out_dir, done_scenes, model)
     if any(sc.item for sc in scenes):
         write_stac(out_dir, done_scenes, model, options)
-    manifest.close()
-    summary.seconds = time.perf_counter() - t0
-    return summary
 
 
 def _plan(

@@ -32,7 +32,7 @@ def augment(
     in_dir: str,
     out_dir: str | None,
     output_opt: str | None,
-    bidx: str | None,
+    bidx: tuple[int, ...] | None,
     nodata: float | None,
     device: str,
     precision: str,

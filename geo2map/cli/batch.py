@@ -10,10 +10,8 @@ from geo2map.cli.options import (
     bidx_opt,
     blend_opt,
     cli_words,
-    cog_opt,
-    creation_options_opt,
-    format_opt,
     nodata_opt,
+    output_options,
     progress_bar,
 )
 
@@ -42,9 +40,7 @@ from geo2map.cli.options import (
     "--device", default="auto", show_default=True, help="auto, cpu, cuda (tasks then ask for a GPU resource)."
 )
 @click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]))
-@format_opt
-@cog_opt
-@creation_options_opt
+@output_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def batch(
     inputs: tuple[str, ...],
@@ -56,7 +52,7 @@ def batch(
     scheduler: str | None,
     retry_failed: bool,
     overwrite: bool,
-    bidx: str | None,
+    bidx: tuple[int, ...] | None,
     nodata: float | None,
     blend: str,
     tile_size: int | None,
@@ -65,8 +61,7 @@ def batch(
     device: str,
     precision: str,
     preset: str,
-    cog: bool,
-    creation_options: tuple[str, ...],
+    creation_options: dict[str, str],
     quiet: bool,
 ) -> None:
     """Translate every raster of INPUTS into OUT_DIR with MODEL, one Dask task per scene.
@@ -81,10 +76,9 @@ def batch(
     geo2map batch "scenes/*.tif" items.json -o out/ --model m.safetensors --scheduler tcp://10.0.0.5:8786
     """
     from geo2map.batch import run_batch
-    from geo2map.raster.write import parse_creation_options
 
     options = {
-        "bidx": bidx,
+        "bidx": None if bidx is None else ",".join(map(str, bidx)),  # as before: resumable batches keep their keys
         "nodata": nodata,
         "blend": blend,
         "tile_size": tile_size,
@@ -92,8 +86,8 @@ def batch(
         "batch_size": batch_size,
         "device": device,
         "precision": precision,
-        "preset": "cog" if cog else preset,
-        "creation_options": parse_creation_options(creation_options) or None,
+        "preset": preset,
+        "creation_options": creation_options or None,
     }
     options = {k: v for k, v in options.items() if v is not None}
     with progress_bar("scenes", not quiet, unit="scene") as progress:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from geo2map.cli.options import bidx_opt, nodata_opt, progress_bar
+from geo2map.cli.options import bidx_opt, nodata_opt, pair_bidx_opt, progress_bar
 
 
 @click.command(short_help="RMSE, MAE, PSNR, SSIM, pixel accuracy of a model on paired data.")
@@ -19,7 +19,7 @@ from geo2map.cli.options import bidx_opt, nodata_opt, progress_bar
     help="A/B folders (trainA/valA/testA...), a folder of A|B images, or an input raster (with --pair).",
 )
 @click.option("--pair", type=click.Path(exists=True, dir_okay=False), default=None, help="The target raster.")
-@click.option("--pair-bidx", default=None, metavar="LIST", help="Bands of the --pair raster.")
+@pair_bidx_opt
 @click.option(
     "--split",
     default="auto",
@@ -50,7 +50,7 @@ def evaluate(
     model: str,
     data: str,
     pair: str | None,
-    pair_bidx: str | None,
+    pair_bidx: tuple[int, ...] | None,
     split: str,
     direction: str,
     max_pairs: int | None,
@@ -58,7 +58,7 @@ def evaluate(
     val_fraction: float,
     seed: int,
     out_dir: str,
-    bidx: str | None,
+    bidx: tuple[int, ...] | None,
     nodata: float | None,
     device: str,
     precision: str,

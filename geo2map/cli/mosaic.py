@@ -6,9 +6,7 @@ import click
 
 from geo2map.cli.options import (
     blend_opt,
-    cog_opt,
-    creation_options_opt,
-    format_opt,
+    output_options,
     overwrite_opt,
     pick_output,
     positional_or_output,
@@ -27,9 +25,7 @@ from geo2map.cli.options import (
     help="For a --pair folder: the source tiles (A) or the pair's (B).",
 )
 @blend_opt
-@format_opt
-@cog_opt
-@creation_options_opt
+@output_options
 @overwrite_opt
 @click.option("--quiet", "-q", is_flag=True, default=False, help="No progress bar.")
 def mosaic(
@@ -39,8 +35,7 @@ def mosaic(
     which: str,
     blend: str,
     preset: str,
-    cog: bool,
-    creation_options: tuple[str, ...],
+    creation_options: dict[str, str],
     overwrite: bool,
     quiet: bool,
 ) -> None:
@@ -49,7 +44,6 @@ def mosaic(
     The output has exactly the grid the tiles were cut from (CRS, transform, size);
     pixels no valid tile covers are nodata.
     """
-    from geo2map.raster.write import parse_creation_options
 
     output = pick_output(output, output_opt, "geo2map mosaic TILE_DIR -o OUTPUT")
     from geo2map.tile_folder import mosaic_tiles
@@ -60,8 +54,8 @@ def mosaic(
             output,
             which=which,
             blend=blend,
-            preset="cog" if cog else preset,  # type: ignore[arg-type]
-            creation_options=parse_creation_options(creation_options),
+            preset=preset,  # type: ignore[arg-type]
+            creation_options=creation_options,
             overwrite=overwrite,
             progress=progress,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,17 +15,37 @@ from geo2map.progress import Progress
 
 F = Callable[..., Any]
 
-bidx_opt = click.option(
-    "--bidx",
-    default=None,
-    metavar="LIST",
-    help="1-based bands to read, e.g. 3,2,1 (default: all bands except alpha).",
-)
+
+def _bidx(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+    """``--bidx 3,2,1`` → ``(3, 2, 1)`` (the library's parser and message; ranges are checked on the raster)."""
+    from geo2map.raster.open import parse_bidx
+
+    bands = parse_bidx(value)
+    return None if bands is None else tuple(bands)
+
+
+def bands_option(name: str, help: str) -> Callable[[F], F]:
+    """A band-list option (``--bidx``, ``--pair-bidx``) parsed to a tuple of 1-based band numbers."""
+    return click.option(name, default=None, callback=_bidx, metavar="LIST", help=help)
+
+
+bidx_opt = bands_option("--bidx", "1-based bands to read, e.g. 3,2,1 (default: all bands except alpha).")
+pair_bidx_opt = bands_option("--pair-bidx", "Bands of the --pair raster.")
 overwrite_opt = click.option("--overwrite", is_flag=True, default=False, help="Replace the output if it exists.")
+
+
+def _creation_options(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, str]:
+    """``--co ZLEVEL=9 --co PREDICTOR=2`` → ``{"zlevel": "9", "predictor": "2"}`` (checked by GDAL later)."""
+    from geo2map.raster.write import parse_creation_options
+
+    return parse_creation_options(value)
+
+
 creation_options_opt = click.option(
     "--co",
     "creation_options",
     multiple=True,
+    callback=_creation_options,
     metavar="NAME=VALUE",
     help="GDAL creation option for the output (repeatable), e.g. --co ZLEVEL=9.",
 )
@@ -35,10 +57,22 @@ blend_opt = click.option(
     help="How overlapping tiles are blended: cosine window, linear feather, or none "
     "(each pixel from the tile whose centre is nearest).",
 )
+
+
+def _nodata(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A finite number or NaN: an infinite nodata value is refused."""
+    if value is not None and math.isinf(value):
+        from geo2map.errors import InputError
+
+        raise InputError(f"nodata={value} is infinite; give a number or nan")
+    return value
+
+
 nodata_opt = click.option(
     "--nodata",
     type=float,
     default=None,
+    callback=_nodata,
     metavar="NUMBER|nan",
     help="Treat this value as nodata in the input (e.g. 0 for Sentinel-1 GRD borders), "
     "overriding the raster's own nodata.",
@@ -81,7 +115,7 @@ format_opt = click.option(
     default="deflate",
     show_default=True,
     type=click.Choice(["deflate", "zstd", "cog"]),
-    help="Output preset: tiled GeoTIFF (512 blocks) with DEFLATE or ZSTD, or COG.",
+    help="Output preset: tiled GeoTIFF (512 blocks) with DEFLATE (level 1) or ZSTD, or COG.",
 )
 cog_opt = click.option(
     "--cog",
@@ -89,6 +123,19 @@ cog_opt = click.option(
     default=False,
     help="Write a Cloud Optimized GeoTIFF (same as --format cog).",
 )
+
+
+def output_options(f: F) -> F:
+    """``--format``, ``--cog`` and ``--co`` for a command writing a raster: the command receives
+    ``preset`` (``--cog`` folded in) and ``creation_options`` (a dict)."""
+
+    @functools.wraps(f)
+    def command(*args: Any, preset: str, cog: bool, **kwargs: Any) -> Any:
+        if cog and preset not in ("deflate", "cog"):
+            raise click.UsageError(f"--cog and --format {preset} contradict each other; give one")
+        return f(*args, preset="cog" if cog else preset, **kwargs)
+
+    return format_opt(cog_opt(creation_options_opt(command)))  # type: ignore[no-any-return]
 
 
 @contextmanager

@@ -23,6 +23,7 @@ def default_scripts_dir(profile: str = "default") -> Path:
 
 
 def script_source() -> str:
+    """The QGIS Processing script's source text (a file inside the package)."""
     from importlib.resources import files
 
     return (files("geo2map") / "data" / SCRIPT).read_text()

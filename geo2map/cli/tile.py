@@ -10,6 +10,7 @@ from geo2map.cli.options import (
     dst_crs_opt,
     nodata_opt,
     overwrite_opt,
+    pair_bidx_opt,
     pick_output,
     positional_or_output,
     progress_bar,
@@ -36,7 +37,7 @@ from geo2map.cli.options import (
     help="A second raster cut into the same windows (resampled onto SRC's grid if needed); "
     "tiles then go to OUT_DIR/A and OUT_DIR/B.",
 )
-@click.option("--pair-bidx", default=None, metavar="LIST", help="Bands of the --pair raster.")
+@pair_bidx_opt
 @click.option(
     "--pair-resampling",
     default="bilinear",
@@ -61,10 +62,10 @@ def tile(
     output_opt: str | None,
     size: int,
     overlap: int,
-    bidx: str | None,
+    bidx: tuple[int, ...] | None,
     nodata: float | None,
     pair: str | None,
-    pair_bidx: str | None,
+    pair_bidx: tuple[int, ...] | None,
     pair_resampling: str,
     quicklook: str | None,
     keep_empty: bool,

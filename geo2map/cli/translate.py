@@ -9,11 +9,9 @@ from geo2map.cli.options import (
     bidx_opt,
     blend_opt,
     cli_words,
-    cog_opt,
-    creation_options_opt,
     dst_crs_opt,
-    format_opt,
     nodata_opt,
+    output_options,
     overwrite_opt,
     progress_bar,
 )
@@ -52,9 +50,7 @@ from geo2map.cli.options import (
     type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
     help="auto: bf16 autocast on GPUs that support it and on CPUs with AMX, fp32 elsewhere.",
 )
-@format_opt
-@cog_opt
-@creation_options_opt
+@output_options
 @overwrite_opt
 @click.option(
     "--quicklook",
@@ -73,7 +69,7 @@ def translate(
     src: str,
     output: str,
     model: str,
-    bidx: str | None,
+    bidx: tuple[int, ...] | None,
     nodata: float | None,
     dst_crs: str | None,
     allow_ungeoreferenced: bool,
@@ -84,8 +80,7 @@ def translate(
     device: str,
     precision: str,
     preset: str,
-    cog: bool,
-    creation_options: tuple[str, ...],
+    creation_options: dict[str, str],
     overwrite: bool,
     quicklook: str | None,
     quiet: bool,
@@ -101,7 +96,6 @@ def translate(
     geo2map translate s1_vh.tif --model sar2rgb -o rgb.tif --quicklook rgb.png
     geo2map translate stack.vrt --model my_model.safetensors --bidx 4,3,2 -o out.tif --cog
     """
-    from geo2map.raster.write import parse_creation_options
     from geo2map.translate import translate_raster
 
     with progress_bar("translating", not quiet and not progress_lines) as bar:
@@ -120,8 +114,8 @@ def translate(
             batch_size=batch_size,
             device=device,
             precision=precision,
-            preset="cog" if cog else preset,  # type: ignore[arg-type]
-            creation_options=parse_creation_options(creation_options),
+            preset=preset,  # type: ignore[arg-type]
+            creation_options=creation_options,
             overwrite=overwrite,
             quicklook=quicklook,
             progress=progress,

@@ -27,6 +27,8 @@ class Band:
 
 @dataclass
 class Architecture:
+    """The generator a card describes: kind, bands in and out, width, normalisation, dropout, decoder and padding."""
+
     generator: str
     in_bands: int
     out_bands: int
@@ -119,13 +121,16 @@ class ModelCard:
         return self
 
     def to_dict(self) -> dict[str, Any]:
+        """The card as a JSON-serialisable dict."""
         return asdict(self)
 
     def to_json(self) -> str:
+        """The card as JSON text."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelCard:
+        """Rebuild a card from :meth:`to_dict`'s output (checked)."""
         try:
             d = dict(d)
             d["architecture"] = Architecture(**d["architecture"])
@@ -184,5 +189,6 @@ class ModelCard:
         return not per_tile_statistics(a.norm, self.inference_mode) and ov is not None and self.overlap >= ov
 
     def one_line(self) -> str:
+        """A one-line summary: what it translates (or its task), generator, bands and tile size."""
         a = self.architecture
         return f"{self.summary or self.task} [{a.generator}, {a.in_bands}→{a.out_bands} bands, {self.tile_size} px]"

@@ -37,6 +37,7 @@ INSTALL_HINT = "onnxruntime is not installed: pip install 'geo2map[onnx]' (or on
 
 
 def is_onnx(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names an ONNX model file."""
     return os.fspath(path).lower().endswith(".onnx")
 
 

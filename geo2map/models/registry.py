@@ -30,11 +30,14 @@ BUILTIN_DIR = Path(__file__).parent / "builtin"
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A built-in model: its name and file name in ``geo2map/models/builtin``."""
+
     name: str
     filename: str
 
     @property
     def path(self) -> Path:
+        """The model file's path."""
         return BUILTIN_DIR / self.filename
 
 

@@ -111,4 +111,5 @@ def blend_weights(method: str | BlendMethod, height: int, width: int, overlap: i
 
 
 def is_winner_takes_all(method: str | BlendMethod) -> bool:
+    """Whether ``method`` picks one tile per pixel (a priority) instead of averaging."""
     return bool(getattr(get_blend(method), "winner_takes_all", False))

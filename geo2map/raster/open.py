@@ -249,6 +249,7 @@ class RasterSource:
 
     # -- lifetime ---------------------------------------------------------
     def close(self) -> None:
+        """Close the dataset and every dataset it was derived through."""
         for ds in reversed(self._stack):
             ds.close()
         self._stack.clear()
@@ -280,6 +281,45 @@ def block_cache_env(
     return rasterio.Env(GDAL_CACHEMAX=mb, GDAL_NUM_THREADS="ALL_CPUS")
 
 
+def _open_dataset(path: str) -> Any:
+    is_local = not (path.lstrip().startswith("<") or "://" in path or path.startswith("/vsi"))
+    if is_local and not os.path.exists(path):
+        raise RasterReadError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # checked later, with a clear message
+            return rasterio.open(path)
+    except RasterioError as exc:
+        raise RasterReadError(f"{path} is not a raster GDAL can read ({one_line(exc)})") from None
+
+
+def _check_georeference(ds: Any, path: str, allow_ungeoreferenced: bool) -> bool:
+    """Whether ``ds`` has a geotransform; refuse a dataset with no bands or no georeference at all."""
+    if ds.count == 0:
+        raise RasterReadError(f"{path} has no raster bands (is it a vector file?)")
+    has_geotransform = not ds.transform.is_identity or ds.crs is not None
+    if not has_geotransform and not ds.gcps[0] and not allow_ungeoreferenced:
+        raise GeoreferenceError(
+            f"{path} has no georeference (no CRS, no geotransform, no GCPs); "
+            "georeference it first or pass allow_ungeoreferenced=True"
+        )
+    return has_geotransform
+
+
+def _band_indexes(ds: Any, bidx: str | Sequence[int] | None, path: str) -> list[int]:
+    """The 1-based bands to read, on the original band numbering (default: all but alpha)."""
+    alpha = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha]
+    indexes = parse_bidx(bidx) or [i for i in range(1, ds.count + 1) if i not in alpha]
+    if not indexes:
+        raise BandSelectionError(f"{path} has only alpha bands; choose bands, e.g. bidx=1")
+    bad = [i for i in indexes if i < 1 or i > ds.count]
+    if bad:
+        raise BandSelectionError(
+            f"bidx={','.join(map(str, bad))} out of range: {path} has {ds.count} band(s) (1..{ds.count})"
+        )
+    return indexes
+
+
 def open_raster(
     path: str | os.PathLike[str],
     *,
@@ -308,43 +348,19 @@ def open_raster(
         BandSelectionError: ``bidx`` names a band the raster does not have.
     """
     path = os.fspath(path)
-    is_local = not (path.lstrip().startswith("<") or "://" in path or path.startswith("/vsi"))
-    if is_local and not os.path.exists(path):
-        raise RasterReadError(f"{path}: no such file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # checked below, with a clear message
-            ds = rasterio.open(path)
-    except RasterioError as exc:
-        raise RasterReadError(f"{path} is not a raster GDAL can read ({one_line(exc)})") from None
+    ds = _open_dataset(path)
     stack: list[Any] = [ds]
     notes: dict[str, str] = {}
     heard: list[str] = []
     try:
-        if ds.count == 0:
-            raise RasterReadError(f"{path} has no raster bands (is it a vector file?)")
-        gcps, gcp_crs = ds.gcps
-        has_geotransform = not ds.transform.is_identity or ds.crs is not None
-        if not has_geotransform and not gcps and not allow_ungeoreferenced:
-            raise GeoreferenceError(
-                f"{path} has no georeference (no CRS, no geotransform, no GCPs); "
-                "georeference it first or pass allow_ungeoreferenced=True"
-            )
-        # Band selection on the original band numbering.
-        alpha = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha]
-        indexes = parse_bidx(bidx) or [i for i in range(1, ds.count + 1) if i not in alpha]
-        if not indexes:
-            raise BandSelectionError(f"{path} has only alpha bands; choose bands, e.g. bidx=1")
-        bad = [i for i in indexes if i < 1 or i > ds.count]
-        if bad:
-            raise BandSelectionError(
-                f"bidx={','.join(map(str, bad))} out of range: {path} has {ds.count} band(s) (1..{ds.count})"
-            )
+        has_geotransform = _check_georeference(ds, path, allow_ungeoreferenced)
+        indexes = _band_indexes(ds, bidx, path)
         current = ds
         if str(ds.dtypes[0]).startswith("complex"):
             current = rasterio.open(complex_amplitude_vrt(ds, os.path.abspath(path)))
             stack.append(current)
             notes[NOTE_COMPLEX] = f"complex {ds.dtypes[0]} read as amplitude |z| (float32)"
+        gcps, gcp_crs = ds.gcps
         if not has_geotransform and gcps:
             current, notes[NOTE_WARPED] = warp_gcps(current, gcps, gcp_crs, dst_crs, resampling, nodata, path)
             stack.append(current)

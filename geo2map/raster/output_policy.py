@@ -50,17 +50,14 @@ def spec_for(
     dtype = dtype or source.dtype
     nodata, internal = output_masking(source.nodata, source.mask_kind, dtype)
     same_bands = count is None or count == source.count
-    return OutputSpec(
-        width=source.width,
-        height=source.height,
-        transform=source.transform,
-        crs=source.crs,
+    return OutputSpec.on_grid(
+        source,
         count=count or source.count,
         dtype=dtype,
         nodata=nodata,
         internal_mask=internal,
         preset=preset,
-        creation_options=creation_options or {},
+        creation_options=creation_options,
         descriptions=tuple(source.descriptions) if same_bands else None,
         colorinterp=tuple(source.colorinterp) if same_bands else None,
         tags={**source.notes, **(tags or {})},

@@ -17,13 +17,16 @@ reflection puts every border pixel as deep inside a tile as an interior pixel:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from geo2map.raster.tiling import TileGrid
+
+if TYPE_CHECKING:
+    from geo2map.models.card import ModelCard
 
 
 def reflect_index(idx: np.ndarray, n: int) -> np.ndarray:
@@ -73,7 +76,7 @@ def padded_grid(
     return grid, pads
 
 
-def scene_context(card: Any, size: int, overlap: int) -> tuple[int, int]:
+def scene_context(card: ModelCard, size: int, overlap: int) -> tuple[int, int]:
     """``(pad, margin)``: the reflection padding around the scene and the blend margin.
 
     The scene is padded by half the overlap, so a border pixel lies as deep inside
@@ -92,7 +95,7 @@ def scene_context(card: Any, size: int, overlap: int) -> tuple[int, int]:
     return max(-(-overlap // 2), margin), margin
 
 
-def fit_tile(card: Any, size: int, overlap: int, width: int, height: int) -> int:
+def fit_tile(card: ModelCard, size: int, overlap: int, width: int, height: int) -> int:
     """A grid-independent model runs on any multiple of its stride: no larger tile than a small scene needs."""
     if card.task == "identity" or not card.grid_independent:
         return size

@@ -50,4 +50,5 @@ class PairReader:
             )
 
     def close(self) -> None:
+        """Close the pair raster (and its warped view)."""
         self.source.close()

@@ -124,6 +124,7 @@ class TileGrid:
         return rows * cols
 
     def tile(self, row: int, col: int) -> Tile:
+        """The tile at grid ``row``, ``col``."""
         window = Window(self.col_offsets[col], self.row_offsets[row], self.size, self.size)
         return Tile(row, col, window, window_transform(window, self.transform))
 

@@ -156,6 +156,18 @@ class OutputSpec:
 
         check_creation_options(self.creation_options, cog=self.preset == "cog", dtype=self.dtype)
 
+    @classmethod
+    def on_grid(cls, grid: Any, **fields: Any) -> OutputSpec:
+        """A spec on exactly ``grid``'s pixels.
+
+        Args:
+            grid: Anything with ``width``, ``height``, ``transform`` and ``crs`` (a
+                :class:`~geo2map.raster.open.RasterSource`, a :class:`~geo2map.raster.tiling.TileGrid`).
+            **fields: The other fields; ``creation_options=None`` means none.
+        """
+        fields["creation_options"] = fields.get("creation_options") or {}
+        return cls(width=grid.width, height=grid.height, transform=grid.transform, crs=grid.crs, **fields)
+
     def gtiff_profile(self) -> dict[str, Any]:
         """The rasterio profile of the tiled GeoTIFF written first."""
         floating = np.dtype(self.dtype).kind == "f"
@@ -188,6 +200,7 @@ class OutputSpec:
         return profile
 
     def cog_options(self) -> dict[str, Any]:
+        """The COG driver's creation options for this spec."""
         floating = np.dtype(self.dtype).kind == "f"
         opts: dict[str, Any] = {
             "compress": "deflate",

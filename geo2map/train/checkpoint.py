@@ -74,6 +74,7 @@ def card_time_s(run: str, epoch: int) -> float:
 
 
 def rng_state() -> dict[str, Any]:
+    """Every random generator's state (Python, NumPy, torch), for an exact resume."""
     import torch
 
     state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
@@ -83,6 +84,7 @@ def rng_state() -> dict[str, Any]:
 
 
 def restore_rng_state(state: dict[str, Any]) -> None:
+    """Restore :func:`rng_state`'s output."""
     import torch
 
     torch.set_rng_state(state["torch"].cpu())

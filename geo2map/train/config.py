@@ -105,6 +105,7 @@ class TrainConfig:
     overlap: int | None = None
 
     def validate(self) -> TrainConfig:
+        """Check every field (one-line :class:`~geo2map.errors.InputError`)."""
         self._check_types()
         if self.mode not in ("pix2pix", "cyclegan"):
             raise InputError("mode must be pix2pix or cyclegan")
@@ -143,9 +144,11 @@ class TrainConfig:
                 raise InputError(f"training option {f.name} must be {want}, not {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The configuration as a dict (``config.yaml``)."""
         return dataclasses.asdict(self)
 
     def to_yaml(self, path: str | os.PathLike[str]) -> None:
+        """The configuration as YAML text."""
         import yaml
 
         with open(path, "w") as f:

@@ -56,6 +56,8 @@ def default_scaling(dtype: np.dtype) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Augment:
+    """Training-time augmentation, the same for A and B: random crops, flips, 90° rotations (and band jitter)."""
+
     crop: int | None = 256
     flip: bool = True
     rot90: bool = True
@@ -117,6 +119,7 @@ class PairDataset:
         self.pixel_size_m: float | None = None
 
     def set_epoch(self, epoch: int) -> None:
+        """Reseed the augmentation for ``epoch`` (so resumed runs repeat exactly)."""
         self.epoch = epoch
 
     def __len__(self) -> int:
@@ -336,6 +339,7 @@ def spatial_split(tiles: Sequence[Any], val_fraction: float, block: int, seed: i
 
 
 def holdout_split(items: Sequence[Any], val_fraction: float, seed: int) -> tuple[list[Any], list[Any]]:
+    """Split ``items`` into (train, validation) at random, reproducibly from ``seed``."""
     items = list(items)
     if val_fraction <= 0 or len(items) < 2:
         return items, []

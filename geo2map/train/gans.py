@@ -141,9 +141,11 @@ class Pix2Pix(_Base):
         }
 
     def generator(self) -> nn.Module:
+        """The generator being trained."""
         return self.nets["G"]
 
     def step(self, batch: dict[str, Any], noise_sigma: float = 0.0) -> dict[str, float]:
+        """One optimisation step on a batch; returns the losses."""
         G, D = self.nets["G"], self.nets["D"]
         real_a, real_b = self._to(batch["A"]), self._to(batch["B"])
         with self.autocast():
@@ -203,9 +205,11 @@ class CycleGAN(_Base):
         self.use_identity = cfg.lambda_identity > 0 and in_bands == out_bands
 
     def generator(self) -> nn.Module:
+        """The A → B generator (what a model file keeps)."""
         return self.nets["G_A"]
 
     def step(self, batch: dict[str, Any], noise_sigma: float = 0.0) -> dict[str, float]:
+        """One optimisation step on a batch of unpaired A and B; returns the losses."""
         n = self.nets
         c = self.cfg
         real_a, real_b = self._to(batch["A"]), self._to(batch["B"])
@@ -261,11 +265,13 @@ class CycleGAN(_Base):
         return losses
 
     def state_dict(self) -> dict[str, Any]:
+        """Networks, optimisers, the loss scaler and the image pools, for the checkpoint."""
         state = super().state_dict()
         state["pools"] = {"A": self.pool_a.state(), "B": self.pool_b.state()}
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output."""
         super().load_state_dict(state)
         self.pool_a.load(state["pools"]["A"], self.device)
         self.pool_b.load(state["pools"]["B"], self.device)

@@ -21,6 +21,7 @@ def _has_ab(folder: str, prefix: str) -> bool:
 
 
 def detect_format(cfg: TrainConfig) -> str:
+    """The training data layout of ``cfg.data`` (``cfg.data_format`` unless it is ``auto``)."""
     if cfg.data_format != "auto":
         return cfg.data_format
     data = cfg.data
@@ -52,6 +53,8 @@ def _scaling(spec: dict[str, Any] | None, default: dict[str, Any]) -> Any:
 
 @dataclass
 class Data:
+    """The training and validation datasets and what the model card needs to know of them."""
+
     train: Any
     val: Any
     fmt: str

@@ -271,6 +271,7 @@ class Trainer:
 
     # -- model files --------------------------------------------------------
     def save_models(self, model: Any, data: Data, history: list[dict[str, Any]], seconds: float, device: Any) -> None:
+        """Write the model file (card and weights) into the run folder."""
         from geo2map.models.card import Architecture, Band, ModelCard
         from geo2map.models.package import save_model
 

@@ -22,6 +22,8 @@ GAN_MODES = ("vanilla", "lsgan", "hinge")
 
 
 class GANLoss(nn.Module):
+    """The GAN objective (``vanilla``, ``lsgan`` or ``hinge``) against real or fake targets."""
+
     def __init__(self, mode: str = "vanilla", label_smoothing: float = 0.0) -> None:
         super().__init__()
         if mode not in GAN_MODES:
@@ -30,6 +32,7 @@ class GANLoss(nn.Module):
         self.real_label = 1.0 - label_smoothing
 
     def forward(self, pred: torch.Tensor, target_is_real: bool, for_discriminator: bool = True) -> torch.Tensor:
+        """The loss of discriminator output ``pred`` for target ``real``."""
         pred = pred.float()
         if self.mode == "hinge":
             if not for_discriminator:
@@ -50,6 +53,7 @@ class ImagePool:
         self.images: list[torch.Tensor] = []
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
+        """Images for the discriminator: the new ones, or with probability 0.5 older ones from the pool."""
         if self.size == 0:
             return images
         out = []
@@ -67,9 +71,11 @@ class ImagePool:
         return torch.cat(out, 0)
 
     def state(self) -> list[torch.Tensor]:
+        """The pool's images, for the checkpoint."""
         return [t.cpu() for t in self.images]
 
     def load(self, images: list[torch.Tensor], device: torch.device) -> None:
+        """Restore :meth:`state`'s output."""
         self.images = [t.to(device) for t in images]
 
 
@@ -79,6 +85,7 @@ def instance_noise(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
+    """Switch gradients of every parameter of ``nets`` on or off."""
     for net in nets:
         for p in net.parameters():
             p.requires_grad_(flag)

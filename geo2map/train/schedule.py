@@ -37,6 +37,7 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
 
 
 def autocast_dtype(amp: str, device: Any) -> Any:
+    """The autocast dtype for a precision on a device (None: float32)."""
     import torch
 
     if amp == "off":
@@ -55,6 +56,7 @@ def autocast_dtype(amp: str, device: Any) -> Any:
 
 
 def hardware(device: Any) -> str:
+    """The hardware the run uses, in words, for the model card."""
     import torch
 
     if device.type == "cuda":
