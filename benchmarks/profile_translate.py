@@ -54,7 +54,7 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
     ("normalisation + cast", ("StreamingMosaic._flush_rows (", "_cast (geo2map")),
     ("compression + writing", ("RasterWriter.", "BackgroundWriter.", "CroppedSink.")),
     ("finish (rename, checks)", ("translate_raster (",)),
-    ("start-up: CLI, open, checks", ("geo2map/cli", "open_for_model (")),
+    ("start-up: CLI, open, checks", ("geo2map/cli", "open_for_model (", "load_while_fitting (")),
 ]
 
 

@@ -32,17 +32,18 @@ from rasterio.enums import ColorInterp
 from geo2map._version import __version__
 from geo2map.errors import InputError, ModelError
 from geo2map.input_domain import fit_input_scaling
+from geo2map.model_loading import load_while_fitting, open_for_model
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.mosaic.stream import count_tiles, write_streamed
 from geo2map.progress import Progress
-from geo2map.raster.open import RasterSource, open_raster
+from geo2map.raster.open import RasterSource
 from geo2map.raster.output_policy import output_masking, spec_for
 from geo2map.raster.padding import Pads, ReflectPadded, fit_tile, padded_grid, scene_context
 from geo2map.raster.safety import check_raster_output, check_side_output
 from geo2map.raster.tile_reader import TileStream, iter_tiles
 from geo2map.raster.tiling import Tile, TileGrid
 from geo2map.raster.write import OutputSpec, Preset
-from geo2map.scene_checks import bands_by_name, check_bands, polarisation_note, resolution_note
+from geo2map.scene_checks import check_bands, polarisation_note, resolution_note
 
 if TYPE_CHECKING:
     from geo2map.models.card import ModelCard
@@ -70,40 +71,6 @@ class TranslateResult:
     def tiles_per_second(self) -> float:
         """Translated tiles per second of wall time."""
         return self.translated / self.seconds if self.seconds > 0 else float("nan")
-
-
-def load_for_translation(model: Any, source: RasterSource, device: str = "cpu") -> Any:
-    """A :class:`~geo2map.models.package.LoadedModel` for ``model`` (name, path or loaded model)."""
-    from geo2map.models.package import LoadedModel, load_model
-    from geo2map.models.registry import IDENTITY, identity_card, resolve
-
-    if isinstance(model, LoadedModel):
-        return model
-    if os.fspath(model) == IDENTITY and not os.path.exists(IDENTITY):
-        names = [d or f"band{i}" for i, d in zip(source.indexes, source.descriptions, strict=True)]
-        return LoadedModel(identity_card(source.count, source.dtype, names), None, IDENTITY)
-    from geo2map.models.onnx_model import is_onnx
-
-    path = resolve(model)
-    return load_model(path, device=device if is_onnx(path) else "cpu")  # torch models move in the Translator
-
-
-def open_for_model(
-    src: Any, model: Any, bidx: str | Sequence[int] | None, device: str = "cpu", **open_options: Any
-) -> tuple[RasterSource, Any]:
-    """Open ``src`` and load ``model``; without ``bidx``, bands are picked by name when the
-    counts differ (:func:`bands_by_name`), which re-opens the raster only in that case."""
-    source = open_raster(src, bidx=bidx, **open_options)
-    try:
-        loaded = load_for_translation(model, source, device)
-        picked = bands_by_name(loaded.card, source) if bidx is None else None
-        if picked:
-            source.close()
-            source = open_raster(src, bidx=picked, **open_options)
-    except BaseException:
-        source.close()
-        raise
-    return source, loaded
 
 
 def _tile_settings(card: ModelCard, tile_size: int | None, overlap: int | None) -> tuple[int, int]:
@@ -215,14 +182,15 @@ def translate_raster(
     check_raster_output(dst, overwrite)
     if quicklook:
         check_side_output(quicklook, overwrite, inputs=[src], outputs=[dst])
-    source, loaded = open_for_model(
-        src, model, bidx, device, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
+    source, card = open_for_model(
+        src, model, bidx, dst_crs=dst_crs, allow_ungeoreferenced=allow_ungeoreferenced, nodata=nodata
     )
     with source:
-        card = loaded.card
         check_bands(card, source)
         size, ov = _tile_settings(card, tile_size, overlap)
-        in_scaling, out_scaling, notes = _scalings_and_notes(card, source, size, ov)
+        loaded, (in_scaling, out_scaling, notes) = load_while_fitting(
+            model, source, device, lambda: _scalings_and_notes(card, source, size, ov)
+        )
         translator = Translator(
             loaded, device=device, precision=precision, batch_size=batch_size, channels_last=channels_last, seed=seed
         )

@@ -1,0 +1,93 @@
+"""Open a scene for a model and load the model: cards first (no weights), bands picked by name,
+weights loaded while the scene statistics are computed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import rasterio
+
+from geo2map.raster.open import RasterSource, open_raster
+from geo2map.scene_checks import bands_by_name
+
+if TYPE_CHECKING:
+    from geo2map.models.card import ModelCard
+    from geo2map.models.package import LoadedModel
+
+T = TypeVar("T")
+
+
+def load_for_translation(model: Any, source: RasterSource, device: str = "cpu") -> LoadedModel:
+    """A :class:`~geo2map.models.package.LoadedModel` for ``model`` (name, path or loaded model)."""
+    from geo2map.models.package import LoadedModel, load_model
+    from geo2map.models.registry import IDENTITY, resolve
+
+    if isinstance(model, LoadedModel):
+        return model
+    if os.fspath(model) == IDENTITY and not os.path.exists(IDENTITY):
+        return LoadedModel(_identity_card(source), None, IDENTITY)
+    from geo2map.models.onnx_model import is_onnx
+
+    path = resolve(model)
+    return load_model(path, device=device if is_onnx(path) else "cpu")  # torch models move in the Translator
+
+
+def _identity_card(source: RasterSource) -> ModelCard:
+    from geo2map.models.registry import identity_card
+
+    names = [d or f"band{i}" for i, d in zip(source.indexes, source.descriptions, strict=True)]
+    return identity_card(source.count, source.dtype, names)
+
+
+def card_for_translation(model: Any, source: RasterSource) -> ModelCard:
+    """``model``'s card (name, path or loaded model) without loading its weights."""
+    from geo2map.models.package import LoadedModel, read_card
+    from geo2map.models.registry import IDENTITY, resolve
+
+    if isinstance(model, LoadedModel):
+        return model.card
+    if os.fspath(model) == IDENTITY and not os.path.exists(IDENTITY):
+        return _identity_card(source)
+    return read_card(resolve(model))
+
+
+def open_for_model(
+    src: Any, model: Any, bidx: str | Sequence[int] | None, **open_options: Any
+) -> tuple[RasterSource, ModelCard]:
+    """Open ``src`` and read ``model``'s card; without ``bidx``, bands are picked by name when the
+    counts differ (:func:`bands_by_name`), which re-opens the raster only in that case."""
+    source = open_raster(src, bidx=bidx, **open_options)
+    try:
+        card = card_for_translation(model, source)
+        picked = bands_by_name(card, source) if bidx is None else None
+        if picked:
+            source.close()
+            source = open_raster(src, bidx=picked, **open_options)
+    except BaseException:
+        source.close()
+        raise
+    return source, card
+
+
+def load_while_fitting(model: Any, source: RasterSource, device: str, fit: Callable[[], T]) -> tuple[LoadedModel, T]:
+    """Load ``model`` while ``fit()`` (the scene statistics) runs in a thread.
+
+    Importing torch and loading weights take about 2 s of one core; the statistics pass
+    (GDAL decoding, numpy quantiles) releases the GIL, so on two cores the two overlap.
+    A model error is raised first, as when the two ran one after the other.
+
+    Returns:
+        The loaded model and what ``fit`` returned.
+    """
+
+    def fit_here() -> T:
+        with rasterio.Env():  # rasterio's error handling in this thread too
+            return fit()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geo2map-statistics") as pool:
+        fitting = pool.submit(fit_here)
+        loaded = load_for_translation(model, source, device)
+        return loaded, fitting.result()
