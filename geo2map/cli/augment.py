@@ -6,26 +6,18 @@ import sys
 
 import click
 
-from geo2map.cli.options import (
-    bidx_opt,
-    cli_words,
-    nodata_opt,
-    overwrite_opt,
-    pick_output,
-    positional_or_output,
-    progress_bar,
-)
+from geo2map.cli import options as opts
 
 
 @click.command(short_help="Translate every image or raster in a folder (synthetic training variants).")
 @click.option("-m", "--model", required=True, metavar="NAME|FILE", help="A built-in model name or a model file.")
 @click.argument("in_dir", type=click.Path(file_okay=False))
-@positional_or_output("out_dir", folder=True)
-@bidx_opt
-@nodata_opt
+@opts.positional_or_output("out_dir", folder=True)
+@opts.bidx_opt
+@opts.nodata_opt
 @click.option("--device", default="auto", show_default=True)
 @click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]))
-@overwrite_opt
+@opts.overwrite_opt
 @click.option("--quiet", "-q", is_flag=True)
 def augment(
     model: str,
@@ -44,11 +36,11 @@ def augment(
     Names and sub-folders are kept; GeoTIFFs keep their CRS and transform; PNG/JPEG
     images stay PNG/JPEG when the output is 8-bit with 1 or 3 bands.
     """
-    out_dir = pick_output(out_dir, output_opt, "geo2map augment -m MODEL IN_DIR -o OUT_DIR")
+    out_dir = opts.pick_output(out_dir, output_opt, "geo2map augment -m MODEL IN_DIR -o OUT_DIR")
     from geo2map.augment import augment_folder
 
     options = {k: v for k, v in {"bidx": bidx, "nodata": nodata}.items() if v is not None}
-    with progress_bar("augmenting", not quiet) as progress:
+    with opts.progress_bar("augmenting", not quiet) as progress:
         res = augment_folder(
             in_dir,
             out_dir,
@@ -60,7 +52,7 @@ def augment(
             **options,
         )
     for name, err in sorted(res.failed.items()):
-        click.echo(f"failed  {name}: {cli_words(err)}", err=True)
+        click.echo(f"failed  {name}: {opts.cli_words(err)}", err=True)
     click.echo(f"{len(res.written)} written to {out_dir}, {len(res.failed)} failed")
     if res.failed:
         sys.exit(1)

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
-from geo2map.cli.options import (
-    bidx_opt,
-    blend_opt,
-    cli_words,
-    nodata_opt,
-    output_options,
-    progress_bar,
-)
+from geo2map.cli.options import bidx_opt, blend_opt, cli_words, nodata_opt, output_options, progress_bar
 
 
 @click.command(short_help="Translate many rasters on Dask: resumable, one task per scene.")
@@ -60,8 +54,7 @@ def batch(
     batch_size: int | None,
     device: str,
     precision: str,
-    preset: str,
-    creation_options: dict[str, str],
+    write_options: dict[str, Any],
     quiet: bool,
 ) -> None:
     """Translate every raster of INPUTS into OUT_DIR with MODEL, one Dask task per scene.
@@ -86,8 +79,8 @@ def batch(
         "batch_size": batch_size,
         "device": device,
         "precision": precision,
-        "preset": preset,
-        "creation_options": creation_options or None,
+        "preset": write_options["preset"],
+        "creation_options": write_options["creation_options"] or None,  # none given: left out, as before
     }
     options = {k: v for k, v in options.items() if v is not None}
     with progress_bar("scenes", not quiet, unit="scene") as progress:

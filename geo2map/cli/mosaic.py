@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from geo2map.cli.options import (
-    blend_opt,
-    output_options,
-    overwrite_opt,
-    pick_output,
-    positional_or_output,
-    progress_bar,
-)
+from geo2map.cli import options as opts
 
 
 @click.command(short_help="Blend a tile folder back into one raster.")
 @click.argument("tile_dir", type=click.Path(file_okay=False))
-@positional_or_output("output", folder=False)
+@opts.positional_or_output("output", folder=False)
 @click.option(
     "--which",
     default="A",
@@ -24,9 +19,9 @@ from geo2map.cli.options import (
     type=click.Choice(["A", "B"]),
     help="For a --pair folder: the source tiles (A) or the pair's (B).",
 )
-@blend_opt
-@output_options
-@overwrite_opt
+@opts.blend_opt
+@opts.output_options
+@opts.overwrite_opt
 @click.option("--quiet", "-q", is_flag=True, default=False, help="No progress bar.")
 def mosaic(
     tile_dir: str,
@@ -34,8 +29,7 @@ def mosaic(
     output_opt: str | None,
     which: str,
     blend: str,
-    preset: str,
-    creation_options: dict[str, str],
+    write_options: dict[str, Any],
     overwrite: bool,
     quiet: bool,
 ) -> None:
@@ -45,17 +39,16 @@ def mosaic(
     pixels no valid tile covers are nodata.
     """
 
-    output = pick_output(output, output_opt, "geo2map mosaic TILE_DIR -o OUTPUT")
+    output = opts.pick_output(output, output_opt, "geo2map mosaic TILE_DIR -o OUTPUT")
     from geo2map.tile_folder import mosaic_tiles
 
-    with progress_bar("mosaicking", not quiet) as progress:
+    with opts.progress_bar("mosaicking", not quiet) as progress:
         mosaic_tiles(
             tile_dir,
             output,
             which=which,
             blend=blend,
-            preset=preset,  # type: ignore[arg-type]
-            creation_options=creation_options,
+            **write_options,
             overwrite=overwrite,
             progress=progress,
         )

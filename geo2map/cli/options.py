@@ -127,15 +127,21 @@ cog_opt = click.option(
 
 def output_options(f: F) -> F:
     """``--format``, ``--cog`` and ``--co`` for a command writing a raster: the command receives
-    ``preset`` (``--cog`` folded in) and ``creation_options`` (a dict)."""
+    ``write_options``, the library's ``preset`` (``--cog`` folded in) and ``creation_options`` (a dict)."""
 
     @functools.wraps(f)
-    def command(*args: Any, preset: str, cog: bool, **kwargs: Any) -> Any:
+    def command(*args: Any, preset: str, cog: bool, creation_options: dict[str, str], **kwargs: Any) -> Any:
         if cog and preset not in ("deflate", "cog"):
             raise click.UsageError(f"--cog and --format {preset} contradict each other; give one")
-        return f(*args, preset="cog" if cog else preset, **kwargs)
+        write = {"preset": "cog" if cog else preset, "creation_options": creation_options}
+        return f(*args, write_options=write, **kwargs)
 
     return format_opt(cog_opt(creation_options_opt(command)))  # type: ignore[no-any-return]
+
+
+def quicklook_option(help: str) -> Callable[[F], F]:
+    """``--quicklook PNG``: a picture a person can judge, beside the output."""
+    return click.option("--quicklook", type=click.Path(dir_okay=False), default=None, help=help)
 
 
 @contextmanager

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import click
 
-from geo2map.cli.options import (
-    allow_ungeo_opt,
-    bidx_opt,
-    dst_crs_opt,
-    nodata_opt,
-    overwrite_opt,
-    pair_bidx_opt,
-    pick_output,
-    positional_or_output,
-    progress_bar,
-)
+from geo2map.cli import options as opts
 
 
 @click.command(short_help="Cut a raster into overlapping GeoTIFF tiles + tiles.gpkg.")
 @click.argument("src", type=click.Path(dir_okay=False))
-@positional_or_output("out_dir", folder=True)
+@opts.positional_or_output("out_dir", folder=True)
 @click.option("--size", default=256, show_default=True, type=click.IntRange(min=1), help="Tile size (pixels).")
 @click.option(
     "--overlap",
@@ -28,8 +18,8 @@ from geo2map.cli.options import (
     type=click.IntRange(min=0),
     help="Pixels shared by neighbouring tiles (< size).",
 )
-@bidx_opt
-@nodata_opt
+@opts.bidx_opt
+@opts.nodata_opt
 @click.option(
     "--pair",
     type=click.Path(dir_okay=False),
@@ -37,7 +27,7 @@ from geo2map.cli.options import (
     help="A second raster cut into the same windows (resampled onto SRC's grid if needed); "
     "tiles then go to OUT_DIR/A and OUT_DIR/B.",
 )
-@pair_bidx_opt
+@opts.pair_bidx_opt
 @click.option(
     "--pair-resampling",
     default="bilinear",
@@ -45,16 +35,11 @@ from geo2map.cli.options import (
     type=click.Choice(["nearest", "bilinear", "cubic", "average", "lanczos", "mode"]),
     help="Resampling when the pair is on another grid (nearest for classes).",
 )
-@click.option(
-    "--quicklook",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write a PNG of the scene with the tile grid drawn on it.",
-)
+@opts.quicklook_option("Also write a PNG of the scene with the tile grid drawn on it.")
 @click.option("--keep-empty", is_flag=True, default=False, help="Also write tiles with no valid pixel.")
-@dst_crs_opt
-@allow_ungeo_opt
-@overwrite_opt
+@opts.dst_crs_opt
+@opts.allow_ungeo_opt
+@opts.overwrite_opt
 @click.option("--quiet", "-q", is_flag=True, default=False, help="No progress bar.")
 def tile(
     src: str,
@@ -81,10 +66,10 @@ def tile(
     Tiles with no valid pixel are skipped. OUT_DIR/tiles.gpkg holds one footprint
     polygon per tile with its row, col, window and file name.
     """
-    out_dir = pick_output(out_dir, output_opt, "geo2map tile SRC -o OUT_DIR")
+    out_dir = opts.pick_output(out_dir, output_opt, "geo2map tile SRC -o OUT_DIR")
     from geo2map.tile_folder import tile_raster
 
-    with progress_bar("tiling", not quiet) as progress:
+    with opts.progress_bar("tiling", not quiet) as progress:
         result = tile_raster(
             src,
             out_dir,

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from geo2map.cli.options import (
-    allow_ungeo_opt,
-    bidx_opt,
-    blend_opt,
-    cli_words,
-    dst_crs_opt,
-    nodata_opt,
-    output_options,
-    overwrite_opt,
-    progress_bar,
-)
+from geo2map.cli import options as opts
 
 
 @click.command(short_help="Translate a raster with a model (SAR → optical, photo → map, ...).")
@@ -27,10 +19,10 @@ from geo2map.cli.options import (
     metavar="NAME|FILE",
     help="A built-in model name ('geo2map models list'; 'identity' checks the pipeline) or a .safetensors model file.",
 )
-@bidx_opt
-@nodata_opt
-@dst_crs_opt
-@allow_ungeo_opt
+@opts.bidx_opt
+@opts.nodata_opt
+@opts.dst_crs_opt
+@opts.allow_ungeo_opt
 @click.option("--tile-size", type=click.IntRange(min=1), default=None, help="Tile size (default: the model card's).")
 @click.option(
     "--overlap",
@@ -38,7 +30,7 @@ from geo2map.cli.options import (
     default=None,
     help="Overlap between tiles in pixels (default and minimum: the model card's recommendation).",
 )
-@blend_opt
+@opts.blend_opt
 @click.option(
     "--batch-size", type=click.IntRange(min=1), default=None, help="Tiles per batch (default: 4 CPU, 32 GPU)."
 )
@@ -50,14 +42,9 @@ from geo2map.cli.options import (
     type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
     help="auto: bf16 autocast on GPUs that support it and on CPUs with AMX, fp32 elsewhere.",
 )
-@output_options
-@overwrite_opt
-@click.option(
-    "--quicklook",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write a PNG with input | output side by side.",
-)
+@opts.output_options
+@opts.overwrite_opt
+@opts.quicklook_option("Also write a PNG with input | output side by side.")
 @click.option("--quiet", "-q", is_flag=True, default=False, help="No progress bar or summary.")
 @click.option(
     "--progress-lines",
@@ -79,8 +66,7 @@ def translate(
     batch_size: int | None,
     device: str,
     precision: str,
-    preset: str,
-    creation_options: dict[str, str],
+    write_options: dict[str, Any],
     overwrite: bool,
     quicklook: str | None,
     quiet: bool,
@@ -98,7 +84,7 @@ def translate(
     """
     from geo2map.translate import translate_raster
 
-    with progress_bar("translating", not quiet and not progress_lines) as bar:
+    with opts.progress_bar("translating", not quiet and not progress_lines) as bar:
         progress = _line_progress if progress_lines else bar
         result = translate_raster(
             src,
@@ -114,14 +100,13 @@ def translate(
             batch_size=batch_size,
             device=device,
             precision=precision,
-            preset=preset,  # type: ignore[arg-type]
-            creation_options=creation_options,
+            **write_options,
             overwrite=overwrite,
             quicklook=quicklook,
             progress=progress,
         )
     for note in result.notes:
-        click.echo(f"note: {cli_words(note)}", err=True)
+        click.echo(f"note: {opts.cli_words(note)}", err=True)
     if not quiet:
         click.echo(
             f"wrote {result.path}: {result.translated} tiles translated, {result.skipped} empty skipped, "

@@ -104,10 +104,11 @@ class Augment:
 class PairDataset:
     """Base: ``items`` are opaque per-sample keys; subclasses load ``(A, B)`` raw arrays."""
 
-    def __init__(self, augment: Augment, seed: int, train: bool) -> None:
+    def __init__(self, *, augment: Augment, seed: int, train: bool, load_size: int | None = None) -> None:
         self.augment = augment
         self.seed = seed
         self.train = train
+        self.load_size = load_size  # resize loaded images to this square size first (image datasets)
         self.epoch = 0
         self.items: list[Any] = []
         self.scaling_a: Any = None
@@ -158,7 +159,7 @@ class RasterPairDataset(PairDataset):
         seed: int,
         train: bool,
     ) -> None:
-        super().__init__(augment, seed, train)
+        super().__init__(augment=augment, seed=seed, train=train)
         self.path_a, self.path_b = path_a, path_b
         self.bidx_a, self.bidx_b = bidx_a, bidx_b
         self.tile_size = tile_size
@@ -193,18 +194,10 @@ class RasterPairDataset(PairDataset):
 class FilePairDataset(PairDataset):
     """Pairs of files (A/B folders with matching names, or a tile folder)."""
 
-    def __init__(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        *,
-        augment: Augment,
-        seed: int,
-        train: bool,
-        load_size: int | None = None,
-    ) -> None:
-        super().__init__(augment, seed, train)
+    def __init__(self, pairs: Sequence[tuple[str, str]], **options: Any) -> None:
+        """``options``: :class:`PairDataset`'s (augment, seed, train, load_size)."""
+        super().__init__(**options)
         self.items = list(pairs)
-        self.load_size = load_size
 
     def _masked(self, path: str) -> tuple[np.ndarray, np.ndarray | None]:
         data, valid = read_image_masked(path)
@@ -226,20 +219,11 @@ class FilePairDataset(PairDataset):
 class SideBySideDataset(PairDataset):
     """The pix2pix A|B format: one image holding A (left) and B (right)."""
 
-    def __init__(
-        self,
-        files: Sequence[str],
-        *,
-        direction: str,
-        augment: Augment,
-        seed: int,
-        train: bool,
-        load_size: int | None = None,
-    ) -> None:
-        super().__init__(augment, seed, train)
+    def __init__(self, files: Sequence[str], *, direction: str, **options: Any) -> None:
+        """``options``: :class:`PairDataset`'s (augment, seed, train, load_size)."""
+        super().__init__(**options)
         self.items = list(files)
         self.direction = direction
-        self.load_size = load_size
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, str]:
         path = self.items[index]
@@ -256,20 +240,11 @@ class SideBySideDataset(PairDataset):
 class UnpairedDataset(PairDataset):
     """CycleGAN: A images in order, a B image drawn at random (seeded) for each."""
 
-    def __init__(
-        self,
-        files_a: Sequence[str],
-        files_b: Sequence[str],
-        *,
-        augment: Augment,
-        seed: int,
-        train: bool,
-        load_size: int | None = None,
-    ) -> None:
-        super().__init__(augment, seed, train)
+    def __init__(self, files_a: Sequence[str], files_b: Sequence[str], **options: Any) -> None:
+        """``options``: :class:`PairDataset`'s (augment, seed, train, load_size)."""
+        super().__init__(**options)
         self.items = list(files_a)
         self.files_b = list(files_b)
-        self.load_size = load_size
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, str]:
         rng = np.random.default_rng([self.seed, self.epoch, index, 1])

@@ -32,7 +32,12 @@ class _Base:
     opts: dict[str, torch.optim.Optimizer]
 
     def __init__(
-        self, cfg: TrainConfig, in_bands: int, out_bands: int, device: torch.device, autocast_dtype: torch.dtype | None
+        self,
+        cfg: TrainConfig,
+        in_bands: int,
+        out_bands: int,
+        device: torch.device,
+        autocast_dtype: torch.dtype | None = None,
     ) -> None:
         self.cfg = cfg
         self.in_bands, self.out_bands = in_bands, out_bands
@@ -40,34 +45,25 @@ class _Base:
         self.autocast_dtype = autocast_dtype
         self.gan = GANLoss(cfg.gan_mode, cfg.label_smoothing).to(device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
+        self._build(cfg, in_bands, out_bands)
+
+    def _build(self, cfg: TrainConfig, in_bands: int, out_bands: int) -> None:
+        """Create the networks and optimisers (each GAN's own)."""
+        raise NotImplementedError
+
+    def _options(self, **names: str) -> dict[str, Any]:
+        """Config fields as keyword arguments: ``name=field``."""
+        return {arg: getattr(self.cfg, name) for arg, name in names.items()}
 
     def _g(self, i: int, o: int) -> nn.Module:
-        c = self.cfg
-        return build_generator(
-            c.generator,
-            i,
-            o,
-            ngf=c.ngf,
-            norm=c.norm,
-            dropout=c.dropout,  # type: ignore[arg-type]
-            init=c.init,
-            init_gain=c.init_gain,
-            upsample=c.upsample,  # type: ignore[arg-type]
-            padding=c.padding,  # type: ignore[arg-type]
-        )  # type: ignore[arg-type]
+        shared = self._options(norm="norm", init="init", init_gain="init_gain")
+        arch = self._options(ngf="ngf", dropout="dropout", upsample="upsample", padding="padding")
+        return build_generator(self.cfg.generator, i, o, **shared, **arch)
 
     def _d(self, i: int) -> nn.Module:
-        c = self.cfg
-        return build_discriminator(
-            c.discriminator,
-            i,
-            ndf=c.ndf,
-            n_layers=c.n_layers_d,
-            norm=c.norm,  # type: ignore[arg-type]
-            init=c.init,
-            init_gain=c.init_gain,
-            num_d=c.num_d,
-        )  # type: ignore[arg-type]
+        shared = self._options(norm="norm", init="init", init_gain="init_gain")
+        return build_discriminator(self.cfg.discriminator, i, ndf=self.cfg.ndf, n_layers=self.cfg.n_layers_d,
+                                   num_d=self.cfg.num_d, **shared)  # fmt: skip
 
     def _judge(self, d: nn.Module, x: torch.Tensor, noise_sigma: float = 0.0) -> list[list[torch.Tensor]]:
         """D's features on ``x`` (with instance noise), every scale: see ``features``."""
@@ -123,15 +119,7 @@ class _Base:
 class Pix2Pix(_Base):
     """cGAN + λ·L1 (Isola et al. 2017): D sees (input, output) pairs."""
 
-    def __init__(
-        self,
-        cfg: TrainConfig,
-        in_bands: int,
-        out_bands: int,
-        device: torch.device,
-        autocast_dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(cfg, in_bands, out_bands, device, autocast_dtype)
+    def _build(self, cfg: TrainConfig, in_bands: int, out_bands: int) -> None:
         self.nets = {"G": self._g(in_bands, out_bands), "D": self._d(in_bands + out_bands)}
         self._finish()
         betas = (cfg.beta1, cfg.beta2)
@@ -177,15 +165,7 @@ class Pix2Pix(_Base):
 class CycleGAN(_Base):
     """Two generators, two discriminators, cycle and identity losses (Zhu et al. 2017)."""
 
-    def __init__(
-        self,
-        cfg: TrainConfig,
-        in_bands: int,
-        out_bands: int,
-        device: torch.device,
-        autocast_dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(cfg, in_bands, out_bands, device, autocast_dtype)
+    def _build(self, cfg: TrainConfig, in_bands: int, out_bands: int) -> None:
         self.nets = {
             "G_A": self._g(in_bands, out_bands),  # A -> B
             "G_B": self._g(out_bands, in_bands),  # B -> A
