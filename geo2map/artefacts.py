@@ -18,9 +18,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from geo2map.models.package import ModelRef
 
 PERIODS = (2, 4, 8)
 RING = 16
@@ -136,7 +139,7 @@ def summarise(per_pair: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def raster_artefacts(
-    src: str, prediction: str, model: Any, work: str, levels: Callable[[np.ndarray], np.ndarray], **options: Any
+    src: str, prediction: str, model: ModelRef, work: str, levels: Callable[[np.ndarray], np.ndarray], **options: Any
 ) -> dict[str, float]:
     """Checker (on the centre 1024 px of ``prediction``) and crop consistency of a raster scene.
 

@@ -13,13 +13,16 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geo2map.errors import Geo2MapError, InputError, one_line
 from geo2map.image_io import IMAGE_EXT, PICTURE_EXT, RASTER_EXT
 from geo2map.raster.safety import same_or_inside
+
+if TYPE_CHECKING:
+    from geo2map.models.package import ModelRef
 
 
 @dataclass
@@ -40,7 +43,7 @@ def _is_georeferenced(path: str) -> bool:
 def augment_folder(
     in_dir: str,
     out_dir: str,
-    model: Any,
+    model: ModelRef,
     *,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -86,7 +89,7 @@ def augment_folder(
     return result
 
 
-def _augment_image(src: str, dst: str, model: Any, work: str, overwrite: bool, options: dict[str, Any]) -> str:
+def _augment_image(src: str, dst: str, model: ModelRef, work: str, overwrite: bool, options: dict[str, Any]) -> str:
     from PIL import Image
 
     from geo2map.image_io import read_image, translate_image

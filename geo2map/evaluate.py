@@ -31,7 +31,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,10 @@ from geo2map.errors import InputError
 from geo2map.image_io import translate_image
 from geo2map.metrics import Accumulator, psnr_levels, to_levels
 from geo2map.models.registry import IDENTITY
+
+if TYPE_CHECKING:
+    from geo2map.models.package import LoadedModel, ModelRef
+    from geo2map.sensors import Scaling
 
 WINDOW = 1024
 
@@ -133,7 +137,7 @@ def iter_image_pairs(
 # evaluate
 # ---------------------------------------------------------------------------
 def evaluate(
-    model: Any,
+    model: ModelRef,
     data: str,
     out_dir: str,
     *,
@@ -196,7 +200,7 @@ def evaluate(
             raise InputError(f"no pair found in {data}")
         metrics = {**acc.metrics(), **artefacts.summarise(per_pair)}
         report_path = os.path.join(out_dir, "report.json")
-        rep = {
+        rep: dict[str, Any] = {
             "model": loaded.card.name or os.path.basename(loaded.path),
             "model_path": loaded.path,
             "data": os.path.abspath(data),
@@ -214,7 +218,7 @@ def evaluate(
     return EvalReport(rep["model"], rep["data"], len(per_pair), metrics, per_pair, report_path, sample_path, error_map)
 
 
-def _loaded(model: Any) -> Any:
+def _loaded(model: ModelRef) -> LoadedModel:
     """A :class:`LoadedModel` from a loaded model, ``identity`` (8-bit images here) or a name or path."""
     from geo2map.models.package import LoadedModel, load_model
     from geo2map.models.registry import identity_card, resolve
@@ -227,7 +231,12 @@ def _loaded(model: Any) -> Any:
 
 
 def _raster_artefacts(
-    model_arg: Any, data: str, out_dir: str, out_scaling: Any, per_pair: list[dict[str, Any]], options: dict[str, Any]
+    model_arg: Any,
+    data: str,
+    out_dir: str,
+    out_scaling: Scaling,
+    per_pair: list[dict[str, Any]],
+    options: dict[str, Any],
 ) -> None:
     """Checker ratio and crop consistency of a raster pair's prediction, added to its record."""
     with tempfile.TemporaryDirectory(prefix="geo2map-eval-") as work:
@@ -246,7 +255,7 @@ def _raster_artefacts(
 def _evaluate_images(
     model_arg: Any,
     pairs: Any,
-    out_scaling: Any,
+    out_scaling: Scaling,
     acc: Accumulator,
     records: tuple[list[dict[str, Any]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]],
     samples: int,
@@ -284,11 +293,11 @@ def _evaluate_images(
 
 
 def _evaluate_rasters(
-    loaded: Any,
+    loaded: LoadedModel,
     src: str,
     target: str,
     out_dir: str,
-    out_scaling: Any,
+    out_scaling: Scaling,
     acc: Accumulator,
     per_pair: list[dict[str, Any]],
     shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]],

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geo2map.errors import InputError, one_line
+
+if TYPE_CHECKING:
+    from geo2map.models.package import ModelRef
 
 #: pictures without georeference (read with Pillow)
 PICTURE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
@@ -61,7 +64,7 @@ def list_images(folder: str) -> list[str]:
     return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXT))
 
 
-def translate_image(a: np.ndarray, model: Any, work: str, name: str = "image", **options: Any) -> np.ndarray:
+def translate_image(a: np.ndarray, model: ModelRef, work: str, name: str = "image", **options: Any) -> np.ndarray:
     """Translate an in-memory image with the full pipeline (through a temporary GeoTIFF).
 
     ``name`` (the image's file) stands for the temporary file in error messages.

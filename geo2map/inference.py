@@ -26,11 +26,17 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
 from geo2map.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from geo2map.models.package import LoadedModel
 
 K = TypeVar("K")
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -66,7 +72,7 @@ def resolve_device(device: str = "auto") -> Any:
     return dev
 
 
-def check_device(model: Any, device: str) -> None:
+def check_device(model: str | os.PathLike[str], device: str) -> None:
     """Fail early, with one line, when ``device`` cannot run ``model`` (a name or path) here."""
     from geo2map.models.onnx_model import is_onnx, onnx_providers
     from geo2map.models.registry import IDENTITY, resolve
@@ -79,7 +85,7 @@ def check_device(model: Any, device: str) -> None:
         resolve_device(device)
 
 
-def resolve_precision(precision: str, device: Any) -> str:
+def resolve_precision(precision: str, device: torch.device) -> str:
     """``auto`` → ``bf16`` on CUDA with bf16 support, else ``fp32``; check explicit choices."""
     import torch
 
@@ -142,7 +148,7 @@ def _per_sample_norm(bn: Any) -> Any:
     return PerSampleNorm()
 
 
-def prepare_generator(net: Any, inference_mode: str) -> Any:
+def prepare_generator(net: nn.Module, inference_mode: str) -> Any:
     """Put a generator in the card's inference mode (see the module docstring)."""
     from torch import nn
 
@@ -235,7 +241,7 @@ class Translator:
 
     def __init__(
         self,
-        model: Any,
+        model: LoadedModel,
         *,
         device: str = "auto",
         precision: str = "auto",

@@ -6,11 +6,14 @@ The same numbers ``geo2map evaluate`` reports and the recipe study compares.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from geo2map.errors import InputError
+
+if TYPE_CHECKING:
+    from geo2map.sensors import Scaling
 
 
 @dataclass
@@ -71,7 +74,7 @@ def ssim_levels(out: np.ndarray, tgt: np.ndarray, valid: np.ndarray) -> float:
     return float(value)  # type: ignore[arg-type]  # one tensor without return_full_image
 
 
-def to_levels(scaling: Any, x: np.ndarray) -> np.ndarray:
+def to_levels(scaling: Scaling, x: np.ndarray) -> np.ndarray:
     """[-1, 1]-scaled values of ``x`` as 8-bit levels (0-255) of ``scaling``."""
     # rounded to 1e-4 level: float32 scaling must not turn a difference of exactly 5 levels into 4.9999995
     return np.round((scaling.forward(x).astype(np.float64) + 1.0) * 127.5, 4)

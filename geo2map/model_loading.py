@@ -15,12 +15,12 @@ from geo2map.scene_checks import bands_by_name
 
 if TYPE_CHECKING:
     from geo2map.models.card import ModelCard
-    from geo2map.models.package import LoadedModel
+    from geo2map.models.package import LoadedModel, ModelRef
 
 T = TypeVar("T")
 
 
-def load_for_translation(model: Any, source: RasterSource, device: str = "cpu") -> LoadedModel:
+def load_for_translation(model: ModelRef, source: RasterSource, device: str = "cpu") -> LoadedModel:
     """A :class:`~geo2map.models.package.LoadedModel` for ``model`` (name, path or loaded model)."""
     from geo2map.models.package import LoadedModel, load_model
     from geo2map.models.registry import IDENTITY, resolve
@@ -42,7 +42,7 @@ def _identity_card(source: RasterSource) -> ModelCard:
     return identity_card(source.count, source.dtype, names)
 
 
-def card_for_translation(model: Any, source: RasterSource) -> ModelCard:
+def card_for_translation(model: ModelRef, source: RasterSource) -> ModelCard:
     """``model``'s card (name, path or loaded model) without loading its weights."""
     from geo2map.models.package import LoadedModel, read_card
     from geo2map.models.registry import IDENTITY, resolve
@@ -55,7 +55,7 @@ def card_for_translation(model: Any, source: RasterSource) -> ModelCard:
 
 
 def open_for_model(
-    src: Any, model: Any, bidx: str | Sequence[int] | None, **open_options: Any
+    src: Any, model: ModelRef, bidx: str | Sequence[int] | None, **open_options: Any
 ) -> tuple[RasterSource, ModelCard]:
     """Open ``src`` and read ``model``'s card; without ``bidx``, bands are picked by name when the
     counts differ (:func:`bands_by_name`), which re-opens the raster only in that case."""
@@ -72,7 +72,9 @@ def open_for_model(
     return source, card
 
 
-def load_while_fitting(model: Any, source: RasterSource, device: str, fit: Callable[[], T]) -> tuple[LoadedModel, T]:
+def load_while_fitting(
+    model: ModelRef, source: RasterSource, device: str, fit: Callable[[], T]
+) -> tuple[LoadedModel, T]:
     """Load ``model`` while ``fit()`` (the scene statistics) runs in a thread.
 
     Importing torch and loading weights take about 2 s of one core; the statistics pass

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geo2map.raster.tiling import Tile, TileGrid
+
+if TYPE_CHECKING:
+    from geo2map.sensors import Scaling
 
 
 def display_rgb(
@@ -124,7 +127,7 @@ def translate_quicklook(
     *,
     title: str = "",
     max_pixels: int = 1_000_000,
-    input_scaling: Any = None,
+    input_scaling: Scaling | None = None,
     overwrite: bool = False,
 ) -> str:
     """A PNG with the input (a :class:`~geo2map.raster.open.RasterSource`) and the translated

@@ -46,8 +46,9 @@ from geo2map.raster.write import OutputSpec, Preset
 from geo2map.scene_checks import check_bands, polarisation_note, resolution_note
 
 if TYPE_CHECKING:
+    from geo2map.inference import Translator
     from geo2map.models.card import ModelCard
-    from geo2map.models.package import LoadedModel
+    from geo2map.models.package import LoadedModel, ModelRef
     from geo2map.sensors import Scaling
 
 
@@ -127,7 +128,7 @@ def _output_spec(
 def translate_raster(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
-    model: Any,
+    model: ModelRef,
     *,
     bidx: str | Sequence[int] | None = None,
     nodata: float | None = None,
@@ -286,9 +287,9 @@ class _TileFlow:
         card: ModelCard,
         grid: TileGrid,
         reader: Any,
-        in_scaling: Any,
-        out_scaling: Any,
-        translator: Any,
+        in_scaling: Scaling,
+        out_scaling: Scaling,
+        translator: Translator,
         progress: Progress | None,
         max_stripe_width: int,
     ) -> None:
@@ -303,7 +304,7 @@ class _TileFlow:
         self._reported = -1
 
     def result(
-        self, dst: str, seconds: float, translator: Any, in_scaling: Scaling, ql: str | None, notes: list[str]
+        self, dst: str, seconds: float, translator: Translator, in_scaling: Scaling, ql: str | None, notes: list[str]
     ) -> TranslateResult:
         """What the run did, for :func:`translate_raster` to return."""
         return TranslateResult(

@@ -13,7 +13,7 @@ import json
 import os
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from geo2map.errors import ModelError, one_line
 from geo2map.models.card import ModelCard
@@ -92,6 +92,10 @@ class LoadedModel:
     card: ModelCard
     generator: Any  # torch.nn.Module, or None for the identity model
     path: str
+
+
+#: What a ``model`` parameter takes: a built-in name, a model file path, or a loaded model.
+ModelRef: TypeAlias = "str | os.PathLike[str] | LoadedModel"
 
 
 def save_model(path: str | os.PathLike[str], generator: Any, card: ModelCard, *, half: bool = False) -> str:

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geo2map.errors import InputError
 from geo2map.train.config import TrainConfig
 
+if TYPE_CHECKING:
+    import torch
 
-def load_checkpoint(path: str, device: Any) -> dict[str, Any]:
+
+def load_checkpoint(path: str, device: torch.device) -> dict[str, Any]:
     """Our own checkpoint.pt, read weights-only (never executed). Runs before this fix stored the
     cosine schedule's learning rates as numpy scalars: those (and only those) numpy types are allowed."""
     import warnings

@@ -22,12 +22,15 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geo2map.errors import InputError
 from geo2map.image_io import read_image, read_image_masked
+
+if TYPE_CHECKING:
+    from geo2map.sensors import Scaling
 
 
 # ---------------------------------------------------------------------------
@@ -153,8 +156,8 @@ class RasterPairDataset(PairDataset):
         tile_size: int,
         bidx_a: str | None,
         bidx_b: str | None,
-        scaling_a: Any,
-        scaling_b: Any,
+        scaling_a: Scaling,
+        scaling_b: Scaling,
         augment: Augment,
         seed: int,
         train: bool,

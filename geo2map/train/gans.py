@@ -255,3 +255,7 @@ class CycleGAN(_Base):
         super().load_state_dict(state)
         self.pool_a.load(state["pools"]["A"], self.device)
         self.pool_b.load(state["pools"]["B"], self.device)
+
+
+#: What the training loop drives: one of the two GAN setups.
+GAN = Pix2Pix | CycleGAN

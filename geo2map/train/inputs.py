@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geo2map.errors import InputError
 from geo2map.image_io import list_images
 from geo2map.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from geo2map.train.data import Augment
 
 
 # ---------------------------------------------------------------------------
@@ -78,7 +81,7 @@ def build_datasets(cfg: TrainConfig) -> Data:
     return builders[fmt](cfg, fmt, aug, cfg.seed)
 
 
-def _geotiff_pair(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
+def _geotiff_pair(cfg: TrainConfig, fmt: str, aug: Augment, seed: int) -> Data:
     """A co-registered GeoTIFF pair, tiled on the fly, split spatially."""
     from geo2map.raster.open import open_raster
     from geo2map.raster.pair import PairReader
@@ -129,7 +132,7 @@ def _geotiff_pair(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
     return Data(train, val, fmt)
 
 
-def _tile_folder(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
+def _tile_folder(cfg: TrainConfig, fmt: str, aug: Augment, seed: int) -> Data:
     """A ``geo2map tile --pair`` folder, split spatially."""
     from geo2map.tile_folder import read_tile_index
     from geo2map.train import data as D
@@ -148,7 +151,7 @@ def _tile_folder(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
     return _finish_files(cfg, Data(train, val, fmt))
 
 
-def _ab_folders(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
+def _ab_folders(cfg: TrainConfig, fmt: str, aug: Augment, seed: int) -> Data:
     """A/B folders: pairs matched by name, or unpaired (CycleGAN)."""
     from geo2map.train import data as D
 
@@ -187,7 +190,7 @@ def _ab_folders(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
     return _finish_files(cfg, Data(train, val, fmt))
 
 
-def _side_by_side(cfg: TrainConfig, fmt: str, aug: Any, seed: int) -> Data:
+def _side_by_side(cfg: TrainConfig, fmt: str, aug: Augment, seed: int) -> Data:
     """A|B images side by side in one file."""
     from geo2map.train import data as D
 

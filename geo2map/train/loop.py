@@ -25,7 +25,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,13 @@ from geo2map.train.checkpoint import card_time_s, load_checkpoint, restore_rng_s
 from geo2map.train.config import TrainConfig
 from geo2map.train.inputs import Data, build_datasets
 from geo2map.train.schedule import autocast_dtype, hardware, inference_tiling, lr_lambda
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from geo2map.sensors import Scaling
+    from geo2map.train.gans import GAN
 
 TrainProgress = Callable[[dict[str, Any]], None]
 
@@ -118,7 +125,9 @@ class Trainer:
             json.dump(history, f, indent=1)
         return history[-1] if history else {}
 
-    def _restore(self, ckpt: str, model: Any, scheds: dict[str, Any], device: Any) -> tuple[int, list[Any], float]:
+    def _restore(
+        self, ckpt: str, model: GAN, scheds: dict[str, Any], device: torch.device
+    ) -> tuple[int, list[Any], float]:
         """Load the run folder's checkpoint into ``model``: (epochs done, history, seconds trained)."""
         state = load_checkpoint(ckpt, device)
         if not isinstance(state, dict) or not {"epoch", "model", "scheds", "history", "rng"} <= set(state):
@@ -142,7 +151,7 @@ class Trainer:
         start = int(state["epoch"])
         return start, list(state["history"]), float(state.get("time_s") or card_time_s(self.out, start))
 
-    def _train_epoch(self, model: Any, data: Data, device: Any, epoch: int, steps: int) -> dict[str, Any]:
+    def _train_epoch(self, model: GAN, data: Data, device: torch.device, epoch: int, steps: int) -> dict[str, Any]:
         """One epoch of ``steps`` batches (seeded by epoch: a resumed run sees the same batches)."""
         import torch
         from torch.utils.data import DataLoader
@@ -177,7 +186,7 @@ class Trainer:
         return {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()}}
 
     def _checkpoint(
-        self, ckpt: str, epoch: int, model: Any, scheds: dict[str, Any], history: list[Any], time_s: float
+        self, ckpt: str, epoch: int, model: GAN, scheds: dict[str, Any], history: list[Any], time_s: float
     ) -> None:
         """Everything a resume needs, written atomically."""
         import torch
@@ -195,7 +204,7 @@ class Trainer:
         os.replace(ckpt + ".tmp", ckpt)
 
     # -- validation, pictures ------------------------------------------------
-    def validate(self, generator: Any, val: Any, device: Any, epoch: int) -> dict[str, float]:
+    def validate(self, generator: nn.Module, val: Any, device: torch.device, epoch: int) -> dict[str, float]:
         """L1, PSNR and SSIM (torchmetrics, on [0, 1]) over the validation set; writes a sample grid."""
         import torch
         from torchmetrics.functional import mean_absolute_error as mae
@@ -270,7 +279,9 @@ class Trainer:
         plt.close(fig)
 
     # -- model files --------------------------------------------------------
-    def save_models(self, model: Any, data: Data, history: list[dict[str, Any]], seconds: float, device: Any) -> None:
+    def save_models(
+        self, model: GAN, data: Data, history: list[dict[str, Any]], seconds: float, device: torch.device
+    ) -> None:
         """Write the model file (card and weights) into the run folder."""
         from geo2map.models.card import Architecture, Band, ModelCard
         from geo2map.models.package import save_model
@@ -301,7 +312,7 @@ class Trainer:
             training["pixel_size_m"] = round(float(tr.pixel_size_m), 4)
 
         def card(
-            name: str, gen_in: list[str], gen_out: list[str], sin: Any, sout: Any, dtype: str, ci: list[str]
+            name: str, gen_in: list[str], gen_out: list[str], sin: Scaling, sout: Scaling, dtype: str, ci: list[str]
         ) -> ModelCard:
             return ModelCard(
                 name=name,

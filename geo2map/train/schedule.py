@@ -8,9 +8,12 @@ import math
 import os
 import platform
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geo2map.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    import torch
 
 
 # ---------------------------------------------------------------------------
@@ -36,7 +39,7 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     return lambda e: 1.0
 
 
-def autocast_dtype(amp: str, device: Any) -> Any:
+def autocast_dtype(amp: str, device: torch.device) -> Any:
     """The autocast dtype for a precision on a device (None: float32)."""
     import torch
 
@@ -55,7 +58,7 @@ def autocast_dtype(amp: str, device: Any) -> Any:
     return torch.float16
 
 
-def hardware(device: Any) -> str:
+def hardware(device: torch.device) -> str:
     """The hardware the run uses, in words, for the model card."""
     import torch
 
