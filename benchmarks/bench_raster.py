@@ -42,38 +42,38 @@ GTIFF_CO = [
 ]
 
 
+def _profile(width: int, height: int, count: int, dtype: str) -> dict:
+    """A tiled DEFLATE GeoTIFF profile (UTM 33N, 10 m pixels) for a generated scene."""
+    from rasterio.transform import from_origin
+
+    return {
+        "driver": "GTiff", "width": width, "height": height, "count": count, "dtype": dtype,
+        "crs": "EPSG:32633", "transform": from_origin(300000, 5000000, 10, 10), "tiled": True,
+        "blockxsize": 512, "blockysize": 512, "compress": "deflate", "predictor": 2,
+        "num_threads": "ALL_CPUS", "bigtiff": "IF_SAFER",
+    }  # fmt: skip
+
+
+def _wave_strips(rng: np.random.Generator, width: int, height: int, max_freq: float):
+    """``(r0, n, field)`` for 512-row strips of a smooth field: a sum of 8 random 2-D waves."""
+    waves = [(rng.uniform(2, max_freq, 2), rng.uniform(0, 2 * np.pi, 2), rng.uniform(0.3, 1)) for _ in range(8)]
+    x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    for r0 in range(0, height, 512):
+        n = min(512, height - r0)
+        y = (np.arange(r0, r0 + n, dtype=np.float32) / height)[:, None]
+        field = np.zeros((n, width), np.float32)
+        for (fy, fx), (py, px), a in waves:
+            field += a * np.sin(2 * np.pi * fy * y + py) * np.cos(2 * np.pi * fx * x + px)
+        yield r0, n, field
+
+
 def make_scene(path: Path, size: int, seed: int = 0) -> None:
     """A smooth, image-like 3-band uint8 scene (waves + gentle texture), written strip by strip."""
     import rasterio
-    from rasterio.transform import from_origin
 
     rng = np.random.default_rng(seed)
-    waves = [(rng.uniform(2, 40, 2), rng.uniform(0, 2 * np.pi, 2), rng.uniform(0.3, 1)) for _ in range(8)]
-    x = np.linspace(0, 1, size, dtype=np.float32)[None, :]
-    profile = {
-        "driver": "GTiff",
-        "width": size,
-        "height": size,
-        "count": 3,
-        "dtype": "uint8",
-        "crs": "EPSG:32633",
-        "transform": from_origin(300000, 5000000, 10, 10),
-        "tiled": True,
-        "blockxsize": 512,
-        "blockysize": 512,
-        "compress": "deflate",
-        "predictor": 2,
-        "num_threads": "ALL_CPUS",
-        "bigtiff": "IF_SAFER",
-        "photometric": "RGB",
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        for r0 in range(0, size, 512):
-            n = min(512, size - r0)
-            y = (np.arange(r0, r0 + n, dtype=np.float32) / size)[:, None]
-            base = np.zeros((n, size), np.float32)
-            for (fy, fx), (py, px), a in waves:
-                base += a * np.sin(2 * np.pi * fy * y + py) * np.cos(2 * np.pi * fx * x + px)
+    with rasterio.open(path, "w", **_profile(size, size, 3, "uint8"), photometric="RGB") as dst:
+        for r0, n, base in _wave_strips(rng, size, size, 40):
             base = (base - base.min()) / max(float(np.ptp(base)), 1e-6)
             texture = rng.normal(0, 0.02, (n, size)).astype(np.float32)
             bands = np.stack([base, np.roll(base, 37, axis=1) * 0.8 + 0.1, 1 - base]) + texture
@@ -88,26 +88,12 @@ def make_sar_scene(path: Path, width: int, height: int | None = None, seed: int 
     Band descriptions are ``VV`` and ``VH`` (so sar2rgb picks VH by name).
     """
     import rasterio
-    from rasterio.transform import from_origin
 
     height = height or width
     rng = np.random.default_rng(seed)
-    waves = [(rng.uniform(2, 60, 2), rng.uniform(0, 2 * np.pi, 2), rng.uniform(0.3, 1)) for _ in range(8)]
-    x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
-    profile = {
-        "driver": "GTiff", "width": width, "height": height, "count": 2, "dtype": "uint16",
-        "crs": "EPSG:32633", "transform": from_origin(300000, 5000000, 10, 10), "tiled": True,
-        "blockxsize": 512, "blockysize": 512, "compress": "deflate", "predictor": 2,
-        "num_threads": "ALL_CPUS", "bigtiff": "IF_SAFER",
-    }  # fmt: skip
-    with rasterio.open(path, "w", **profile) as dst:
+    with rasterio.open(path, "w", **_profile(width, height, 2, "uint16")) as dst:
         dst.descriptions = ("VV", "VH")
-        for r0 in range(0, height, 512):
-            n = min(512, height - r0)
-            y = (np.arange(r0, r0 + n, dtype=np.float32) / height)[:, None]
-            base = np.zeros((n, width), np.float32)
-            for (fy, fx), (py, px), a in waves:
-                base += a * np.sin(2 * np.pi * fy * y + py) * np.cos(2 * np.pi * fx * x + px)
+        for r0, n, base in _wave_strips(rng, width, height, 60):
             db = -15 + 7 * np.tanh(base / 2)  # VV in dB
             bands = []
             for offset in (0.0, -6.0):
