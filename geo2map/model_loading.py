@@ -38,8 +38,7 @@ def load_for_translation(model: ModelRef, source: RasterSource, device: str = "c
 def _identity_card(source: RasterSource) -> ModelCard:
     from geo2map.models.registry import identity_card
 
-    names = [d or f"band{i}" for i, d in zip(source.indexes, source.descriptions, strict=True)]
-    return identity_card(source.count, source.dtype, names)
+    return identity_card(source.count, source.dtype, source.band_names)
 
 
 def card_for_translation(model: ModelRef, source: RasterSource) -> ModelCard:

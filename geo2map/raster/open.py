@@ -128,6 +128,11 @@ class RasterSource:
         return [self.dataset.descriptions[i - 1] for i in self.indexes]
 
     @property
+    def band_names(self) -> list[str]:
+        """The selected bands' descriptions, ``band<N>`` (source numbering) where a band has none."""
+        return [d or f"band{i}" for i, d in zip(self.indexes, self.descriptions, strict=True)]
+
+    @property
     def colorinterp(self) -> list[ColorInterp]:
         return [self.dataset.colorinterp[i - 1] for i in self.indexes]
 

@@ -103,8 +103,7 @@ def _geotiff_pair(cfg: TrainConfig, fmt: str, aug: Augment, seed: int) -> Data:
             ):
                 if (va is None or va.mean() > 0.5) and (vb is None or vb.mean() > 0.5):
                     tiles.append(tile)
-            bands_a = [d or f"band{i}" for i, d in zip(a.indexes, a.descriptions, strict=True)]
-            bands_b = [d or f"band{i}" for i, d in zip(b.indexes, b.descriptions, strict=True)]
+            bands_a, bands_b = a.band_names, b.band_names
             dtype_b = b.dtype
             ci_b = [c.name for c in b.colorinterp]
             from geo2map.scene_checks import pixel_size_m
