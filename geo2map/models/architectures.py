@@ -53,6 +53,7 @@ class ArchInfo:
 
     @property
     def receptive_field(self) -> int:
+        """Input pixels (width) one output pixel depends on."""
         return unet_receptive_field(self.depth) if self.family == "unet" else resnet_receptive_field(self.depth)
 
 

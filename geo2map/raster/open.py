@@ -77,6 +77,8 @@ class RasterSource:
         indexes: 1-based band indexes of ``dataset`` that are read.
         notes: Provenance notes (complex→amplitude, GCP warp) for output metadata.
         warnings: What the user should hear about how the raster was opened (an option it ignores).
+
+    Its grid and band properties (``width`` ... ``colorinterp``) are the dataset's, for the selected bands.
     """
 
     path: str

@@ -50,18 +50,22 @@ class Tile:
 
     @property
     def row_off(self) -> int:
+        """First row of the tile in the raster."""
         return int(self.window.row_off)
 
     @property
     def col_off(self) -> int:
+        """First column of the tile in the raster."""
         return int(self.window.col_off)
 
     @property
     def height(self) -> int:
+        """Rows of the tile (its window's height)."""
         return int(self.window.height)
 
     @property
     def width(self) -> int:
+        """Columns of the tile (its window's width)."""
         return int(self.window.width)
 
     @property
@@ -104,14 +108,17 @@ class TileGrid:
 
     @property
     def stride(self) -> int:
+        """Pixels between the starts of neighbouring tiles (``size - overlap``)."""
         return self.size - self.overlap
 
     @cached_property
     def row_offsets(self) -> list[int]:
+        """Row offsets of the tile rows (the last one shifted to end on the raster edge)."""
         return axis_offsets(self.height, self.size, self.stride)
 
     @cached_property
     def col_offsets(self) -> list[int]:
+        """Column offsets of the tile columns (the last one shifted to end on the raster edge)."""
         return axis_offsets(self.width, self.size, self.stride)
 
     @property

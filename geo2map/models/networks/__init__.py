@@ -44,14 +44,17 @@ class ArchSpec:
 
     @property
     def multiple(self) -> int:
+        """What tile sizes must be a multiple of."""
         return self.info.multiple
 
     @property
     def description(self) -> str:
+        """The architecture in words."""
         return self.info.description
 
     @property
     def receptive_field(self) -> int:
+        """Input pixels (width) one output pixel depends on."""
         return self.info.receptive_field
 
 
