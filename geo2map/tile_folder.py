@@ -29,8 +29,9 @@ from geo2map.errors import InputError, OutputError, OutputExistsError, RasterRea
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.mosaic.stream import stream_mosaic
 from geo2map.progress import Progress
+from geo2map.raster.gdal_cache import block_cache_env
 from geo2map.raster.gdal_lock import GDAL_LOCK
-from geo2map.raster.open import RasterSource, block_cache_env, open_raster
+from geo2map.raster.open import RasterSource, open_raster
 from geo2map.raster.output_policy import output_masking
 from geo2map.raster.pair import PairReader
 from geo2map.raster.safety import (

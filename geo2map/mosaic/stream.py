@@ -16,7 +16,8 @@ import numpy as np
 from geo2map.mosaic.accumulator import StreamingMosaic
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.progress import Progress
-from geo2map.raster.open import RasterSource, block_cache_env, open_raster
+from geo2map.raster.gdal_cache import block_cache_env
+from geo2map.raster.open import RasterSource, open_raster
 from geo2map.raster.output_policy import spec_for
 from geo2map.raster.padding import CroppedSink, Pads
 from geo2map.raster.safety import (

@@ -40,6 +40,8 @@ from geo2map.errors import (
     RasterReadError,
     one_line,
 )
+from geo2map.raster.decimated import read_sampled
+from geo2map.raster.gdal_cache import block_cache_env
 from geo2map.raster.gdal_lock import GDAL_LOCK
 from geo2map.raster.georef import complex_amplitude_vrt, parse_crs, warp_gcps
 
@@ -222,12 +224,21 @@ class RasterSource:
     def read_decimated(self, max_pixels: int = 1_000_000) -> tuple[np.ndarray, np.ndarray]:
         """A decimated read of the whole scene for statistics (uses overviews when present).
 
+        Without overviews the scene is sampled block row by block row under a small
+        block cache (:mod:`geo2map.raster.decimated`), so memory stays bounded.
+
         Returns ``(data, valid)`` with ``valid`` always an array.
         """
         scale = max(1.0, math.sqrt(self.width * self.height / max_pixels))
         h = max(1, int(round(self.height / scale)))
         w = max(1, int(round(self.width / scale)))
         shape = (len(self.indexes), h, w)
+        if (h, w) != (self.height, self.width) and not self.dataset.overviews(self.indexes[0]):
+            with block_cache_env(self):
+                data, valid = read_sampled(self, h, w)
+            if data.dtype.kind == "f":
+                valid &= ~np.isnan(data)
+            return data, valid
         try:
             with GDAL_LOCK:
                 data = self.dataset.read(self.indexes, out_shape=shape, resampling=Resampling.nearest)
@@ -266,26 +277,6 @@ class RasterSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def block_cache_env(
-    *sources: RasterSource, width: int | None = None, floor_mb: int = 16, ceiling_mb: int = 512
-) -> rasterio.Env:
-    """A rasterio Env limiting GDAL's block cache to what streaming needs, with parallel decoding.
-
-    GDAL's default cache is 5% of RAM and grows to it on a large scene; streaming
-    one strip at a time needs only a couple of block rows of each raster over the
-    columns being processed (``width``, default the whole raster), read and
-    written, so peak memory stays flat whatever the scene size.
-    """
-    need = 0
-    for src in sources:
-        w = min(width or src.width, src.width)
-        bh = max(src.block_shape[0], 512)  # outputs are written in 512-row blocks
-        need += 3 * bh * w * src.count * np.dtype(src.dtype).itemsize
-    mb = int(min(max(need / 2**20, floor_mb), ceiling_mb))
-    # GDAL_NUM_THREADS: GeoTIFF reads spanning several blocks decode them in parallel
-    return rasterio.Env(GDAL_CACHEMAX=mb, GDAL_NUM_THREADS="ALL_CPUS")
 
 
 def _open_dataset(path: str) -> Any:

@@ -1,0 +1,90 @@
+"""The statistics pass's decimated read: GDAL's nearest sampling, one block row at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from conftest import write_raster
+from rasterio.enums import Resampling
+
+from geo2map.raster.decimated import nearest_index, read_sampled
+from geo2map.raster.open import open_raster
+
+
+def _gdal_decimated(path, shape):
+    """What a decimated GDAL read gives (the statistics pass's read before it was bounded)."""
+    with rasterio.open(path) as ds:
+        data = ds.read(out_shape=shape, resampling=Resampling.nearest)
+        valid = ds.read_masks(out_shape=shape, resampling=Resampling.nearest) > 0
+    if data.dtype.kind == "f":
+        valid &= ~np.isnan(data)
+    return data, valid
+
+
+LAYOUTS = {
+    "tiled 128": {"tiled": True, "blockxsize": 128, "blockysize": 128},
+    "strips of 1 row": {"blockysize": 1},
+    "strips of 7 rows": {"blockysize": 7},
+    "one strip": {"blockysize": 523},
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("max_pixels", [40_000, 12_345, 1_000])
+def test_matches_gdal_nearest(tmp_path, layout, max_pixels):
+    rng = np.random.default_rng(1)
+    data = rng.integers(1, 60000, (2, 523, 611)).astype(np.uint16)
+    data[:, 100:180, 40:90] = 0
+    path = write_raster(tmp_path / "s.tif", data, nodata=0, compress="deflate", **LAYOUTS[layout])
+    with open_raster(str(path)) as src:
+        got, valid = src.read_decimated(max_pixels)
+    want, want_valid = _gdal_decimated(path, got.shape)
+    assert got.shape[1] < data.shape[1]
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(valid, want_valid)
+
+
+def test_float_nan_and_internal_mask(tmp_path):
+    rng = np.random.default_rng(2)
+    data = rng.normal(size=(1, 400, 300)).astype(np.float32)
+    data[0, 50:60] = np.nan
+    mask = np.ones((400, 300), bool)
+    mask[200:, :40] = False
+    path = write_raster(tmp_path / "f.tif", data, mask=mask, tiled=True, blockxsize=64, blockysize=64)
+    with open_raster(str(path)) as src:
+        got, valid = src.read_decimated(5_000)
+    want, want_valid = _gdal_decimated(path, got.shape)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(valid, want_valid)
+    assert not valid.all() and valid.any()
+
+
+def test_each_block_row_read_once(tmp_path):
+    data = np.arange(2 * 500 * 300, dtype=np.uint16).reshape(2, 500, 300)
+    path = write_raster(tmp_path / "b.tif", data, tiled=True, blockxsize=64, blockysize=64)
+    windows = []
+    with open_raster(str(path)) as src:
+        read = src.read
+
+        def counting(window, **kw):
+            windows.append((int(window.row_off), int(window.height)))
+            return read(window, **kw)
+
+        src.read = counting
+        got, _ = read_sampled(src, 50, 30)
+    rows = [(r0 // 64, (r0 + h - 1) // 64) for r0, h in windows]
+    assert all(a == b for a, b in rows), "a read crosses a block row"
+    assert len({a for a, _ in rows}) == len(rows), "a block row read twice"
+    np.testing.assert_array_equal(got, data[:, nearest_index(50, 500)][:, :, nearest_index(30, 300)])
+
+
+def test_overviews_still_read_by_gdal(tmp_path):
+    data = np.random.default_rng(3).integers(0, 255, (1, 512, 512)).astype(np.uint8)
+    path = write_raster(tmp_path / "o.tif", data, tiled=True)
+    with rasterio.open(path, "r+") as ds:
+        ds.build_overviews([4], Resampling.average)
+    with open_raster(str(path)) as src:
+        got, _ = src.read_decimated(128 * 128)
+    np.testing.assert_array_equal(got, _gdal_decimated(path, got.shape)[0])
+    assert not np.array_equal(got, data[:, nearest_index(128, 512)][:, :, nearest_index(128, 512)])
