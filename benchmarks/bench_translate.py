@@ -18,6 +18,7 @@ machine single runs vary by 10 % or more. Pause other work while it runs.
 
     python benchmarks/bench_translate.py                          # shipped sar2rgb, 8000²
     python benchmarks/bench_translate.py --size 4000 --repeat 3
+    python benchmarks/bench_translate.py --size 25000 --height 16000 --cog   # a whole IW GRD to COG
     python benchmarks/bench_translate.py --archs unet_256 resnet_9blocks --ngf 64
     python benchmarks/bench_translate.py --device cuda --precision bf16
 
@@ -70,8 +71,9 @@ def make_model(path: Path, arch: str, ngf: int, bands: int = 3) -> None:
 _E2E = """
 import json, sys
 from geo2map.translate import translate_raster
-src, dst, model, device, precision, batch = sys.argv[1:7]
-r = translate_raster(src, dst, model, device=device, precision=precision, batch_size=int(batch), overwrite=True)
+src, dst, model, device, precision, batch, preset = sys.argv[1:8]
+r = translate_raster(src, dst, model, device=device, precision=precision, batch_size=int(batch), overwrite=True,
+                     preset=preset)
 print(json.dumps({"seconds": r.seconds, "translated": r.translated, "tiles": r.tiles, "device": r.device,
                   "precision": r.precision}))
 """
@@ -106,16 +108,22 @@ def run_py(code: str, *args: str) -> tuple[dict, float]:
     return json.loads(out.strip().splitlines()[-1]), peak
 
 
-def _scene_for(model: str, size: int, work: Path) -> Path:
-    """A generated scene the model takes: VV+VH uint16 for SAR input, else 3-band uint8."""
+def _scene_for(model: str, size: int, work: Path, height: int | None = None) -> Path:
+    """A generated scene the model takes: VV+VH uint16 for SAR input, else 3-band uint8 (square unless ``height``)."""
     from geo2map.models.package import read_card
     from geo2map.models.registry import resolve
 
     sar = read_card(resolve(model)).input_scaling.get("name") == "sar"
-    scene = work / (f"sar_{size}.tif" if sar else f"scene_{size}.tif")
+    name = f"{size}" if height in (None, size) else f"{size}x{height}"
+    scene = work / (f"sar_{name}.tif" if sar else f"scene_{name}.tif")
     if not scene.exists():
         t0 = time.perf_counter()
-        (make_sar_scene if sar else make_scene)(scene, size)
+        if sar:
+            make_sar_scene(scene, size, height)
+        elif height in (None, size):
+            make_scene(scene, size)
+        else:
+            raise SystemExit("--height: only for a SAR model's scene (optical scenes are square)")
         print(f"# generated {scene.name} in {time.perf_counter() - t0:.0f} s", flush=True)
     return scene
 
@@ -125,10 +133,11 @@ def _median(values: list[float]) -> float:
 
 
 def bench_one(args: argparse.Namespace, work: Path, model: str, label: str) -> dict:
-    scene = _scene_for(model, args.size, work)
+    scene = _scene_for(model, args.size, work, args.height)
     e2e_s, rss, net_s = [], [], []
     for _ in range(args.repeat):
         e2e = [str(scene), str(work / "out.tif"), model, args.device, args.precision, str(args.batch_size)]
+        e2e.append("cog" if args.cog else "deflate")
         wall, peak, out = run_capture([sys.executable, "-c", _E2E, *e2e])  # wall includes process start
         info = json.loads(out.strip().splitlines()[-1])
         e2e_s.append(wall)
@@ -182,7 +191,9 @@ def compare_precision(model: str, scene: str, device: str, work: Path, options: 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=8000, help="scene size in pixels (square)")
+    ap.add_argument("--size", type=int, default=8000, help="scene width in pixels (square unless --height)")
+    ap.add_argument("--height", type=int, default=None, help="scene height (full IW GRD: 25000 x 16000)")
+    ap.add_argument("--cog", action="store_true", help="write a Cloud-Optimized GeoTIFF (default: tiled DEFLATE)")
     ap.add_argument("--model", default="sar2rgb", help="a built-in name or model file (default: sar2rgb)")
     ap.add_argument("--archs", nargs="+", default=None, help="instead: generators of random weights at --ngf")
     ap.add_argument("--ngf", type=int, default=16, help="with --archs (16: the built-ins' width)")
