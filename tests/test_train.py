@@ -185,6 +185,9 @@ def test_run_folder_contents_and_model_card(tmp_path: Path, runner) -> None:
     assert SAR["params"].items() <= card.input_scaling["params"].items()  # every parameter recorded
     assert card.output_dtype == "uint16" and card.tile_size == 64
     assert card.training["epochs"] == 2 and card.training["data_licence"] == "CDLA-Permissive-1.0"
+    tr = card.training
+    assert tr["iterations"] == 2 * (tr["train_samples"] // tr["batch_size"]) > 0  # the true budget, for the card
+    assert tr["images_seen"] == tr["iterations"] * tr["batch_size"]
     assert "CPU" in card.training["hardware"] and "threads" in card.training["hardware"] and card.training["command"]
     assert card.training["precision"] in ("fp32", "bf16 autocast")
     assert {"val_L1", "val_PSNR", "val_SSIM"} <= set(card.metrics)

@@ -35,6 +35,14 @@ SIZE_NOTE = (
     "longer still); with that compute budget, iterations were worth more than capacity."
 )
 
+#: Why the bounded U-Net, for a built-in trained with the recipe study's winner (then a line of its own)
+BOUNDED_NOTE = (
+    "U-Net-32 at ngf 16 with resize-convolution and reflection padding, trained with two-scale discriminators "
+    "and feature matching (preset hd): the recipe study's winner (docs/models.md). Three stride-2 levels bound "
+    "its receptive field to 158 px, so a tiled translation equals a whole-scene one away from the scene "
+    "border and 640-px tiles need only 160 px of overlap; resize-convolution leaves no checkerboard."
+)
+
 #: What all three cards share: 8-bit output and half-tile overlap (see above)
 COMMON: dict = {"output_scaling": {"name": "optical_u8", "params": {}}, "output_dtype": "uint8"}
 #: the overlap for U-Net-256 built-ins (see above); a bounded-receptive-field model keeps the tiling its
@@ -111,6 +119,20 @@ BUILTIN_CARDS: dict[str, dict] = {
 }
 
 
+def _budget(run: str, training: dict) -> dict:
+    """Iterations and images seen, from the run's config where its card predates recording them."""
+    if "iterations" in training or not os.path.isfile(os.path.join(run, "config.yaml")):
+        return {}
+    import yaml
+
+    cfg = yaml.safe_load(Path(run, "config.yaml").read_text())
+    steps = training["train_samples"] // cfg["batch_size"]
+    if cfg.get("max_steps_per_epoch"):
+        steps = min(steps, cfg["max_steps_per_epoch"])
+    iterations = training["epochs"] * steps
+    return {"iterations": iterations, "images_seen": iterations * cfg["batch_size"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("name", choices=sorted(BUILTIN_CARDS))
@@ -130,7 +152,8 @@ def main() -> None:
 
     m = load_model(args.run if args.run.endswith(".safetensors") else os.path.join(args.run, "model.safetensors"))
     spec = {**COMMON, **BUILTIN_CARDS[args.name]}
-    note = f"{SIZE_NOTE} {spec.pop('architecture_note')}"
+    bounded = m.card.grid_independent
+    note = f"{BOUNDED_NOTE if bounded else SIZE_NOTE} {spec.pop('architecture_note')}"
     pixel = spec.pop("pixel_size_m", None)
     data_licence = spec.pop("data_licence")
     training = {**m.card.training, "data_licence": data_licence, "architecture_choice": note}
@@ -141,7 +164,9 @@ def main() -> None:
         first, _, rest = training["command"].partition(" ")
         rest = rest.replace(f"{ROOT.parent}/shared/", "../shared/")
         rest = re.sub(r"--out (\S+)", lambda m: f"--out runs/{os.path.basename(m.group(1).rstrip('/'))}", rest)
-        training["command"] = f"{os.path.basename(first)} {rest}".strip()
+        prog = "geo2map" if first in ("-c", "") else os.path.basename(first)  # run as python -c '...cli()'
+        training["command"] = f"{prog} {rest}".strip()
+    training.update(_budget(args.run, training))
     if args.hardware:
         training["hardware"] = args.hardware
     if args.status:

@@ -67,6 +67,7 @@ class Trainer:
         self.out = os.fspath(out_dir)
         self.progress = progress
         self.precision = "fp32"  # what fit() trains in, for the card
+        self.steps_per_epoch = 0  # set by fit(), for the card
 
     def _seed(self) -> None:
         import torch
@@ -106,6 +107,7 @@ class Trainer:
         steps = len(data.train) // cfg.batch_size
         if cfg.max_steps_per_epoch:
             steps = min(steps, cfg.max_steps_per_epoch)
+        self.steps_per_epoch = steps
         t_start = time.perf_counter()
         for epoch in range(start, cfg.epochs):
             record = self._train_epoch(model, data, device, epoch, steps)
@@ -298,6 +300,8 @@ class Trainer:
             "data_licence": cfg.data_licence,
             "command": " ".join(sys.argv),
             "epochs": history[-1]["epoch"],
+            "iterations": history[-1]["epoch"] * self.steps_per_epoch,
+            "images_seen": history[-1]["epoch"] * self.steps_per_epoch * cfg.batch_size,
             "time_s": round(seconds, 1),
             "hardware": hardware(device),
             "precision": self.precision,
