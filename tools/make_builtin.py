@@ -37,10 +37,11 @@ SIZE_NOTE = (
 
 #: Why the bounded U-Net, for a built-in trained with the recipe study's winner (then a line of its own)
 BOUNDED_NOTE = (
-    "U-Net-32 at ngf 16 with resize-convolution and reflection padding, trained with two-scale discriminators "
-    "and feature matching (preset hd): the recipe study's winner (docs/models.md). Three stride-2 levels bound "
-    "its receptive field to 158 px, so a tiled translation equals a whole-scene one away from the scene "
-    "border and 640-px tiles need only 160 px of overlap; resize-convolution leaves no checkerboard."
+    "U-Net-32 at ngf 16 with resize-convolution and reflection padding, trained with two-scale "
+    "discriminators and feature matching (preset hd): the recipe study's winner (docs/models.md). Five "
+    "stride-2 levels (U-Net-256 has eight) bound its receptive field to 158 px, so a tiled translation "
+    "equals a whole-scene one away from the scene border and 640-px tiles need only 160 px of overlap; "
+    "resize-convolution leaves no checkerboard."
 )
 
 #: What all three cards share: 8-bit output and half-tile overlap (see above)
