@@ -117,7 +117,9 @@ def budget(images: int, n_train: int) -> tuple[int, int]:
     At least :data:`EPOCHS` epochs; more when one epoch of the training set is too short
     to hold its share, so a small set (Potsdam: 400 pairs) still gets the full budget.
     """
-    per_epoch = max(1, n_train // BATCH)
+    from geo2map.train.config import steps_per_epoch
+
+    per_epoch = max(1, steps_per_epoch(n_train, BATCH))
     epochs = max(EPOCHS, -(-images // (per_epoch * BATCH)))
     return epochs, max(1, min(per_epoch, images // (epochs * BATCH)))
 

@@ -127,9 +127,9 @@ def _budget(run: str, training: dict) -> dict:
     import yaml
 
     cfg = yaml.safe_load(Path(run, "config.yaml").read_text())
-    steps = training["train_samples"] // cfg["batch_size"]
-    if cfg.get("max_steps_per_epoch"):
-        steps = min(steps, cfg["max_steps_per_epoch"])
+    from geo2map.train.config import steps_per_epoch
+
+    steps = steps_per_epoch(training["train_samples"], cfg["batch_size"], cfg.get("max_steps_per_epoch"))
     iterations = training["epochs"] * steps
     return {"iterations": iterations, "images_seen": iterations * cfg["batch_size"]}
 

@@ -143,6 +143,10 @@ class TrainConfig:
                 want = want or ("a mapping" if kinds[0] is dict else "a word")
                 raise InputError(f"training option {f.name} must be {want}, not {value!r}")
 
+    def steps_per_epoch(self, n_train: int) -> int:
+        """Iterations in one epoch over ``n_train`` pairs: whole batches, at most ``max_steps_per_epoch``."""
+        return steps_per_epoch(n_train, self.batch_size, self.max_steps_per_epoch)
+
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a dict (``config.yaml``)."""
         return dataclasses.asdict(self)
@@ -206,6 +210,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "stable": {mode: {**values, **_STABLE_CHANGES} for mode, values in _PAPER.items()},
     "hd": {mode: {**values, **_STABLE_CHANGES, **_HD_CHANGES} for mode, values in _PAPER.items()},
 }
+
+
+def steps_per_epoch(n_train: int, batch_size: int, max_steps: int | None = None) -> int:
+    """Iterations in one epoch over ``n_train`` pairs at ``batch_size`` (the last partial batch
+    dropped), capped at ``max_steps`` when given."""
+    steps = n_train // batch_size
+    return min(steps, max_steps) if max_steps else steps
 
 
 def resolve_config(

@@ -104,10 +104,7 @@ class Trainer:
             start, history, before = self._restore(ckpt, model, scheds, device)
         os.makedirs(os.path.join(self.out, "samples"), exist_ok=True)
         cfg.to_yaml(os.path.join(self.out, "config.yaml"))
-        steps = len(data.train) // cfg.batch_size
-        if cfg.max_steps_per_epoch:
-            steps = min(steps, cfg.max_steps_per_epoch)
-        self.steps_per_epoch = steps
+        steps = self.steps_per_epoch = cfg.steps_per_epoch(len(data.train))
         t_start = time.perf_counter()
         for epoch in range(start, cfg.epochs):
             record = self._train_epoch(model, data, device, epoch, steps)
