@@ -47,7 +47,7 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
     ("network output to numpy", ("Translator._collect (",)),
     ("batching (stack)", ("_batches (",)),
     ("un-scaling", ("_inverse (geo2map/sensors", ".inverse (geo2map/sensors")),
-    ("scaling", ("_forward (geo2map/sensors", ".forward (geo2map/sensors", "_TileFlow._scaled (")),
+    ("scaling", ("_forward (geo2map/sensors", ".forward (geo2map/sensors", "TileFlow._scaled (")),
     ("reading + decompression", ("_read_strip (", "RasterSource.read (", "ReflectPadded.read (")),
     ("tile slicing", ("iter_tiles (",)),
     ("blending", ("StreamingMosaic.add (",)),

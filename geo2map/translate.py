@@ -18,11 +18,12 @@ One pass over the scene, in bounded memory::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import threading
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,23 +31,23 @@ import numpy as np
 from rasterio.enums import ColorInterp
 
 from geo2map._version import __version__
-from geo2map.errors import InputError, ModelError
+from geo2map.errors import InputError, ModelError, OutputError
 from geo2map.input_domain import fit_input_scaling
 from geo2map.model_loading import load_while_fitting, open_for_model
 from geo2map.mosaic.blend import BlendMethod
-from geo2map.mosaic.stream import count_tiles, write_streamed
+from geo2map.mosaic.stream import write_streamed
 from geo2map.progress import Progress
 from geo2map.raster.open import RasterSource
 from geo2map.raster.output_policy import output_masking, spec_for
 from geo2map.raster.padding import Pads, ReflectPadded, fit_tile, padded_grid, scene_context
+from geo2map.raster.resampled import resampled_view, write_back_onto
 from geo2map.raster.safety import check_raster_output, check_side_output
-from geo2map.raster.tile_reader import TileStream, iter_tiles
-from geo2map.raster.tiling import Tile, TileGrid
+from geo2map.raster.tiling import TileGrid
 from geo2map.raster.write import OutputSpec, Preset
-from geo2map.scene_checks import check_bands, polarisation_note, resolution_note
+from geo2map.scene_checks import ResamplePlan, check_bands, polarisation_note, resample_plan, resolution_note
+from geo2map.tile_flow import TileFlow
 
 if TYPE_CHECKING:
-    from geo2map.inference import Translator
     from geo2map.models.card import ModelCard
     from geo2map.models.package import LoadedModel, ModelRef
     from geo2map.sensors import Scaling
@@ -67,6 +68,8 @@ class TranslateResult:
     input_scaling: dict[str, Any]
     quicklook: str | None = None
     notes: list[str] = field(default_factory=list)
+    scaling: Any = field(default=None, repr=False)  # the fitted input Scaling
+    output_tags: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def tiles_per_second(self) -> float:
@@ -149,6 +152,7 @@ def translate_raster(
     seed: int = 0,
     tags: dict[str, str] | None = None,
     max_stripe_width: int = 8192,
+    resample: str = "auto",
 ) -> TranslateResult:
     """Translate ``src`` with ``model`` into ``dst`` on exactly the source's grid.
 
@@ -168,6 +172,11 @@ def translate_raster(
         batch_size, device, precision, channels_last, seed: See :class:`~geo2map.inference.Translator`.
         preset: ``deflate``, ``zstd`` or ``cog``; ``creation_options`` add GDAL options.
         quicklook: Also write a PNG with input | output side by side.
+        resample: ``auto``: when the scene's pixels are more than 1.5x off the card's
+            ``training.pixel_size_m``, translate at the model's pixel size (GDAL's
+            ``average`` bringing finer pixels down, ``bilinear`` bringing pixels up to 4x
+            coarser), then resample the output back onto the scene's grid, with a note.
+            ``off``: translate on the scene's pixels (a note says how far off they are).
         tags: Extra metadata items for the output (GDAL default domain).
         progress: Called as ``progress(tiles_done, tiles_total)``; skipped empty
             tiles count as done. An exception raised in it stops the run (nothing
@@ -176,8 +185,6 @@ def translate_raster(
     Raises:
         Geo2MapError subclasses (one-line messages) for bad inputs, models and outputs.
     """
-    from geo2map.inference import Translator
-
     t_start = time.perf_counter()
     dst = os.fspath(dst)
     check_raster_output(dst, overwrite)
@@ -188,23 +195,100 @@ def translate_raster(
     )
     with source:
         check_bands(card, source)
-        size, ov = _tile_settings(card, tile_size, overlap)
-        loaded, (in_scaling, out_scaling, notes) = load_while_fitting(
-            model, source, device, lambda: _scalings_and_notes(card, source, size, ov)
-        )
-        translator = Translator(
-            loaded, device=device, precision=precision, batch_size=batch_size, channels_last=channels_last, seed=seed
-        )
-        size = size if tile_size else fit_tile(card, size, ov, source.width, source.height)
-        canvas = _Canvas(card, source, size, ov)
-        all_tags = _output_tags(loaded, in_scaling, canvas, blend, tags)
-        spec, per_band = _output_spec(card, source, preset, creation_options, all_tags)
-        grid, reader, pads, margin = canvas.grid, canvas.reader, canvas.pads, canvas.margin
-        flow = _TileFlow(src, card, grid, reader, in_scaling, out_scaling, translator, progress, max_stripe_width)
-        write_streamed(source, dst, spec, grid, flow.tiles, overwrite, blend, per_band, max_stripe_width, pads, margin)
-        flow.report(flow.total)
-        ql = _quicklook(source, dst, quicklook, card, in_scaling, overwrite) if quicklook else None
-    return flow.result(dst, time.perf_counter() - t_start, translator, in_scaling, ql, notes)
+        plan = resample_plan(card, source, resample)
+        job = _Job(src, model, card, tile_size, overlap, blend, batch_size, device, precision, channels_last)
+        job = dataclasses.replace(job, seed=seed, tags=tags, progress=progress, max_stripe_width=max_stripe_width)
+        if plan is None:
+            result = _translate(job, source, dst, preset, creation_options, overwrite)
+        else:
+            result = _translate_resampled(job, source, dst, plan, preset, creation_options, overwrite)
+        if quicklook:
+            result.quicklook = _quicklook(source, dst, quicklook, card, result.scaling, overwrite)
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+@dataclass
+class _Job:
+    """What one translation runs with, beyond the raster it reads and writes."""
+
+    src: Any
+    model: ModelRef
+    card: ModelCard
+    tile_size: int | None
+    overlap: int | None
+    blend: str | BlendMethod
+    batch_size: int | None
+    device: str
+    precision: str
+    channels_last: bool | None
+    seed: int = 0
+    tags: dict[str, str] | None = None
+    progress: Progress | None = None
+    max_stripe_width: int = 8192
+
+
+def _translate(
+    job: _Job,
+    source: RasterSource,
+    dst: str,
+    preset: Preset,
+    creation_options: dict[str, str] | None,
+    overwrite: bool,
+) -> TranslateResult:
+    """Translate the opened ``source`` on its own grid into ``dst`` (no quicklook)."""
+    from geo2map.inference import Translator
+
+    t_start, card = time.perf_counter(), job.card
+    size, ov = _tile_settings(card, job.tile_size, job.overlap)
+    loaded, (in_scaling, out_scaling, notes) = load_while_fitting(
+        job.model, source, job.device, lambda: _scalings_and_notes(card, source, size, ov)
+    )
+    translator = Translator(
+        loaded,
+        device=job.device,
+        precision=job.precision,
+        batch_size=job.batch_size,
+        channels_last=job.channels_last,
+        seed=job.seed,
+    )
+    size = size if job.tile_size else fit_tile(card, size, ov, source.width, source.height)
+    canvas = _Canvas(card, source, size, ov)
+    all_tags = _output_tags(loaded, in_scaling, canvas, job.blend, job.tags)
+    spec, per_band = _output_spec(card, source, preset, creation_options, all_tags)
+    grid, pads, margin, wide = canvas.grid, canvas.pads, canvas.margin, job.max_stripe_width
+    flow = TileFlow(job.src, card, grid, canvas.reader, in_scaling, out_scaling, translator, job.progress, wide)
+    write_streamed(source, dst, spec, grid, flow.tiles, overwrite, job.blend, per_band, wide, pads, margin)
+    flow.report(flow.total)
+    result = flow.result(dst, time.perf_counter() - t_start, translator, in_scaling, None, notes)
+    result.scaling, result.output_tags = in_scaling, all_tags
+    return result
+
+
+def _translate_resampled(
+    job: _Job,
+    source: RasterSource,
+    dst: str,
+    plan: ResamplePlan,
+    preset: Preset,
+    creation_options: dict[str, str] | None,
+    overwrite: bool,
+) -> TranslateResult:
+    """Translate ``source`` read at the model's pixel size (``plan``) into a temporary raster
+    beside ``dst``, then resample that onto the scene's grid into ``dst``."""
+    folder = os.path.dirname(os.path.abspath(dst))
+    try:
+        work = tempfile.TemporaryDirectory(prefix=f".{os.path.basename(dst)}.", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write in output folder {folder}: {exc.strerror}") from None
+    with work as tmp:
+        on_model_grid = os.path.join(tmp, "model_grid.tif")
+        with resampled_view(source, plan.width, plan.height, plan.read) as view:
+            result = _translate(job, view, on_model_grid, "deflate", None, False)
+        tags = {**result.output_tags, "GEO2MAP_RESAMPLED": json.dumps(dataclasses.asdict(plan))}
+        spec, _ = _output_spec(job.card, source, preset, creation_options, tags)
+        write_back_onto(on_model_grid, source, dst, spec, plan.write, overwrite)
+    return dataclasses.replace(result, path=dst, notes=[plan.note(job.card.name), *result.notes])
 
 
 def _quicklook(
@@ -276,77 +360,3 @@ def _scalings_and_notes(card: ModelCard, source: RasterSource, size: int, overla
     except Exception as exc:  # noqa: BLE001
         raise ModelError(f"model {card.name}: its output scaling {out_scaling.name} is unusable ({exc})") from None
     return in_scaling, out_scaling, notes
-
-
-class _TileFlow:
-    """Tiles of one column stripe through scaling, the network and un-scaling, counted for progress."""
-
-    def __init__(
-        self,
-        src: Any,
-        card: ModelCard,
-        grid: TileGrid,
-        reader: Any,
-        in_scaling: Scaling,
-        out_scaling: Scaling,
-        translator: Translator,
-        progress: Progress | None,
-        max_stripe_width: int,
-    ) -> None:
-        self.src, self.card, self.grid, self.reader = src, card, grid, reader
-        self.in_scaling, self.out_scaling, self.translator = in_scaling, out_scaling, translator
-        self.progress = progress
-        # on integers the identity model's scaling pair is exactly the identity: skip both halves
-        self.lossless = card.task == "identity" and np.dtype(card.output_dtype).kind in "iu"
-        self.total = count_tiles(grid, max_stripe_width)
-        self.counts = {"translated": 0, "skipped": 0}
-        self._lock = threading.Lock()
-        self._reported = -1
-
-    def result(
-        self, dst: str, seconds: float, translator: Translator, in_scaling: Scaling, ql: str | None, notes: list[str]
-    ) -> TranslateResult:
-        """What the run did, for :func:`translate_raster` to return."""
-        return TranslateResult(
-            path=dst,
-            model=self.card.name,
-            tiles=self.total,
-            translated=self.counts["translated"],
-            skipped=self.counts["skipped"],
-            seconds=seconds,
-            device=str(translator.device),
-            precision=translator.precision,
-            input_scaling=in_scaling.to_dict(),
-            quicklook=ql,
-            notes=notes,
-        )
-
-    def _skipped(self, _: Tile) -> None:  # called from the reading thread
-        with self._lock:
-            self.counts["skipped"] += 1
-
-    def report(self, done: int | None = None) -> None:
-        """Progress, each count once (the final one included)."""
-        done = self.counts["translated"] + self.counts["skipped"] if done is None else done
-        if self.progress and done != self._reported:
-            self._reported = done
-            self.progress(done, self.total)
-
-    def _scaled(self, cols: list[int]) -> Iterator[tuple[tuple[Tile, np.ndarray | None], np.ndarray]]:
-        halo, size = self.in_scaling.halo, self.grid.size
-        for tile, data, valid in iter_tiles(self.reader, self.grid, tile_cols=cols, halo=halo, on_skip=self._skipped):
-            x = data if self.lossless else self.in_scaling.forward(data, valid)
-            if halo:
-                inner = (slice(None), slice(halo, halo + size), slice(halo, halo + size))
-                x = np.ascontiguousarray(x[inner])
-                valid = None if valid is None else valid[inner]
-            yield (tile, valid), x
-
-    def tiles(self, columns: tuple[int, int]) -> TileStream:
-        for (tile, valid), y in self.translator(self._scaled(self.grid.tiles_in_columns(*columns))):
-            yield tile, (y if self.lossless else self.out_scaling.inverse(y, in_place=True)), valid  # y: ours
-            self.counts["translated"] += 1
-            self.report()
-        self.report()
-        if columns[1] == self.grid.width and not self.counts["translated"] and self.card.task != "identity":
-            raise InputError(f"{self.src} has no valid pixel (all nodata in the bands used): nothing to translate")

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from geo2map.cli.options import bidx_opt, blend_opt, cli_words, nodata_opt, output_options, progress_bar
+from geo2map.cli.options import (
+    bidx_opt,
+    blend_opt,
+    cli_words,
+    nodata_opt,
+    output_options,
+    progress_bar,
+    resample_opt,
+)
 
 
 @click.command(short_help="Translate many rasters on Dask: resumable, one task per scene.")
@@ -27,6 +35,7 @@ from geo2map.cli.options import bidx_opt, blend_opt, cli_words, nodata_opt, outp
 @bidx_opt
 @nodata_opt
 @blend_opt
+@resample_opt
 @click.option("--tile-size", type=click.IntRange(min=1), default=None)
 @click.option("--overlap", type=click.IntRange(min=0), default=None)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Tiles per network batch.")
@@ -49,6 +58,7 @@ def batch(
     bidx: tuple[int, ...] | None,
     nodata: float | None,
     blend: str,
+    resample: str,
     tile_size: int | None,
     overlap: int | None,
     batch_size: int | None,
@@ -74,6 +84,7 @@ def batch(
         "bidx": None if bidx is None else ",".join(map(str, bidx)),  # as before: resumable batches keep their keys
         "nodata": nodata,
         "blend": blend,
+        "resample": None if resample == "auto" else resample,  # the default stays out of the key, as before
         "tile_size": tile_size,
         "overlap": overlap,
         "batch_size": batch_size,

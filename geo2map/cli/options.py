@@ -95,6 +95,15 @@ def _crs(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
     return value
 
 
+resample_opt = click.option(
+    "--resample",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "off"]),
+    help="auto: a scene whose pixels are more than 1.5x off the model's training pixel size is translated "
+    "at the model's pixel size (averaged down, or brought up to 4x), then resampled back onto its grid. "
+    "off: translate on the scene's own pixels.",
+)
 dst_crs_opt = click.option(
     "--dst-crs",
     default=None,
@@ -192,6 +201,7 @@ _FLAG_NAMES = {
         "overwrite",
         "pair",
         "precision",
+        "resample",
         "resume",
         "retry_failed",
     )

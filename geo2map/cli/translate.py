@@ -23,6 +23,7 @@ from geo2map.cli import options as opts
 @opts.nodata_opt
 @opts.dst_crs_opt
 @opts.allow_ungeo_opt
+@opts.resample_opt
 @click.option("--tile-size", type=click.IntRange(min=1), default=None, help="Tile size (default: the model card's).")
 @click.option(
     "--overlap",
@@ -60,6 +61,7 @@ def translate(
     nodata: float | None,
     dst_crs: str | None,
     allow_ungeoreferenced: bool,
+    resample: str,
     tile_size: int | None,
     overlap: int | None,
     blend: str,
@@ -94,6 +96,7 @@ def translate(
             nodata=nodata,
             dst_crs=dst_crs,
             allow_ungeoreferenced=allow_ungeoreferenced,
+            resample=resample,
             tile_size=tile_size,
             overlap=overlap,
             blend=blend,

@@ -39,6 +39,7 @@ from qgis.core import (
 DEFAULT_EXE = ""
 BLENDS = ["cosine", "linear", "none"]
 FORMATS = ["GeoTIFF (tiled, DEFLATE)", "Cloud Optimized GeoTIFF"]
+RESAMPLES = ["auto", "off"]
 
 
 class Geo2MapTranslate(QgsProcessingAlgorithm):
@@ -49,6 +50,7 @@ class Geo2MapTranslate(QgsProcessingAlgorithm):
     TILE_SIZE = "TILE_SIZE"
     OVERLAP = "OVERLAP"
     BLEND = "BLEND"
+    RESAMPLE = "RESAMPLE"
     DEVICE = "DEVICE"
     FORMAT = "FORMAT"
     EXE = "GEO2MAP_EXE"
@@ -93,6 +95,14 @@ class Geo2MapTranslate(QgsProcessingAlgorithm):
             )
         )
         self.addParameter(QgsProcessingParameterEnum(self.BLEND, "Blend", BLENDS, defaultValue=0))
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.RESAMPLE,
+                "Pixel size (auto: translate at the model's training pixel size when 1.5x off, then back)",
+                RESAMPLES,
+                defaultValue=0,
+            )
+        )
         self.addParameter(QgsProcessingParameterString(self.DEVICE, "Device (auto, cpu, cuda, cuda:N)", "auto"))
         self.addParameter(QgsProcessingParameterEnum(self.FORMAT, "Output format", FORMATS, defaultValue=0))
         exe = QgsProcessingParameterString(
@@ -115,6 +125,7 @@ class Geo2MapTranslate(QgsProcessingAlgorithm):
             "tile_size": self.parameterAsInt(parameters, self.TILE_SIZE, context) or None,
             "overlap": self._overlap(parameters, context),
             "blend": BLENDS[self.parameterAsEnum(parameters, self.BLEND, context)],
+            "resample": RESAMPLES[self.parameterAsEnum(parameters, self.RESAMPLE, context)],
             "device": self.parameterAsString(parameters, self.DEVICE, context).strip() or "auto",
             "cog": self.parameterAsEnum(parameters, self.FORMAT, context) == 1,
         }
@@ -149,6 +160,8 @@ class Geo2MapTranslate(QgsProcessingAlgorithm):
             args += ["--tile-size", str(o["tile_size"])]
         if o["overlap"] is not None:
             args += ["--overlap", str(o["overlap"])]
+        if o["resample"] != "auto":  # the default is left out, for older geo2map executables
+            args += ["--resample", o["resample"]]
         if o["cog"]:
             args.append("--cog")
         return args
@@ -234,6 +247,7 @@ class Geo2MapTranslate(QgsProcessingAlgorithm):
                 tile_size=o["tile_size"],
                 overlap=o["overlap"],
                 blend=o["blend"],
+                resample=o["resample"],
                 device=o["device"],
                 preset="cog" if o["cog"] else "deflate",
                 overwrite=True,
