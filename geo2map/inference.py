@@ -225,6 +225,17 @@ def _batches(items: Iterable[tuple[K, np.ndarray]], size: int) -> Iterator[tuple
         yield keys, np.stack(arrays)
 
 
+def cpu_batch_size(tile_size: int) -> int:
+    """The CPU's default batch: about four 256-px tiles' worth of pixels, at least one tile.
+
+    Measured with the shipped sat2map (U-Net-32, 640-px tiles) on a 3000² scene, 2 cores,
+    bf16: batch 1, 2 and 4 all took 7-9 s, while peak RSS grew 0.65 → 0.84 → 1.2 GB
+    (docs/benchmarks.md): past a few hundred thousand pixels a batch, a bigger batch
+    costs memory and buys no speed on a CPU.
+    """
+    return max(1, (4 * 256 * 256) // max(1, tile_size * tile_size))
+
+
 class Translator:
     """Run a loaded model's generator over a stream of scaled tiles.
 
@@ -233,7 +244,8 @@ class Translator:
             the identity model: outputs are the inputs).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
         precision: ``auto``, ``fp32``, ``bf16``, ``fp16`` (autocast).
-        batch_size: Tiles per forward pass (default 4 on CPU, 32 on CUDA).
+        batch_size: Tiles per forward pass. Default: 32 on CUDA; on CPU, four 256-px tiles'
+            worth of pixels (:func:`cpu_batch_size` of ``tile_size``, the card's by default).
         channels_last: NHWC memory format (default on: faster on CUDA and, per
             ``benchmarks/bench_models.py``, on CPU too).
         seed: Seeds dropout for models run in ``train`` inference mode, so runs repeat.
@@ -248,8 +260,11 @@ class Translator:
         batch_size: int | None = None,
         channels_last: bool | None = None,
         seed: int = 0,
+        tile_size: int | None = None,
     ) -> None:
         from geo2map.models.onnx_model import OnnxGenerator
+
+        cpu_default = cpu_batch_size(tile_size or model.card.tile_size)
 
         self.card = model.card
         self.net = model.generator
@@ -262,7 +277,7 @@ class Translator:
                     f"an ONNX model runs in float32 (got precision={precision}); use precision=fp32 or precision=auto"
                 )
             self.precision = "fp32"
-            self.batch_size = int(batch_size or (32 if self.device == "cuda" else 4))
+            self.batch_size = int(batch_size or (32 if self.device == "cuda" else cpu_default))
             if self.batch_size < 1:
                 raise InputError("batch size must be >= 1")
             self.channels_last = False
@@ -281,7 +296,7 @@ class Translator:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         cuda = self.device.type == "cuda"
-        self.batch_size = int(batch_size or (32 if cuda else 4))
+        self.batch_size = int(batch_size or (32 if cuda else cpu_default))
         if self.batch_size < 1:
             raise InputError("batch size must be >= 1")
         self.channels_last = True if channels_last is None else channels_last

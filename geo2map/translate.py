@@ -244,6 +244,7 @@ def _translate(
     loaded, (in_scaling, out_scaling, notes) = load_while_fitting(
         job.model, source, job.device, lambda: _scalings_and_notes(card, source, size, ov)
     )
+    tile = size if job.tile_size else fit_tile(card, size, ov, source.width, source.height)
     translator = Translator(
         loaded,
         device=job.device,
@@ -251,9 +252,9 @@ def _translate(
         batch_size=job.batch_size,
         channels_last=job.channels_last,
         seed=job.seed,
+        tile_size=tile,
     )
-    size = size if job.tile_size else fit_tile(card, size, ov, source.width, source.height)
-    canvas = _Canvas(card, source, size, ov)
+    canvas = _Canvas(card, source, tile, ov)
     all_tags = _output_tags(loaded, in_scaling, canvas, job.blend, job.tags)
     spec, per_band = _output_spec(card, source, preset, creation_options, all_tags)
     grid, pads, margin, wide = canvas.grid, canvas.pads, canvas.margin, job.max_stripe_width

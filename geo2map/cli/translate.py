@@ -33,7 +33,10 @@ from geo2map.cli import options as opts
 )
 @opts.blend_opt
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), default=None, help="Tiles per batch (default: 4 CPU, 32 GPU)."
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Tiles per batch (default: 32 on GPU; on CPU 4 tiles of 256 px, 1 of 640).",
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option(
