@@ -211,6 +211,16 @@ def test_batch_size_and_channels_last_do_not_change_the_result(tmp_path: Path, g
         assert np.abs(x.read().astype(int) - y.read().astype(int)).max() <= 1
 
 
+def test_the_cpu_default_batch_holds_about_four_256_px_tiles() -> None:
+    from geo2map.inference import Translator, cpu_batch_size
+
+    assert [cpu_batch_size(s) for s in (128, 256, 384, 512, 640)] == [16, 4, 1, 1, 1]
+    sat2map = load_model("sat2map")  # 640-px tiles
+    assert Translator(sat2map, device="cpu").batch_size == 1
+    assert Translator(sat2map, device="cpu", tile_size=256).batch_size == 4
+    assert Translator(sat2map, device="cpu", batch_size=3).batch_size == 3
+
+
 # ---------------------------------------------------------------------------
 # seams
 # ---------------------------------------------------------------------------
