@@ -68,6 +68,7 @@ def test_qgis_process_runs_the_script_like_the_cli(tmp_path: Path, qgis_home: Pa
             "BANDS": "1",
             "OVERLAP": "24",
             "BLEND": "0",
+            "RESAMPLE": "1",  # off: passed on to the command as --resample off
             "DEVICE": "cpu",
             "FORMAT": "1",
             "OUTPUT": str(out),
@@ -87,6 +88,8 @@ def test_qgis_process_runs_the_script_like_the_cli(tmp_path: Path, qgis_home: Pa
             "1",
             "--overlap",
             "24",
+            "--resample",
+            "off",
             "--device",
             "cpu",
             "--cog",
