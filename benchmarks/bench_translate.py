@@ -72,8 +72,8 @@ _E2E = """
 import json, sys
 from geo2map.translate import translate_raster
 src, dst, model, device, precision, batch, preset = sys.argv[1:8]
-r = translate_raster(src, dst, model, device=device, precision=precision, batch_size=int(batch), overwrite=True,
-                     preset=preset)
+r = translate_raster(src, dst, model, device=device, precision=precision, batch_size=int(batch) or None,
+                     overwrite=True, preset=preset)
 print(json.dumps({"seconds": r.seconds, "translated": r.translated, "tiles": r.tiles, "device": r.device,
                   "precision": r.precision}))
 """
@@ -85,8 +85,8 @@ from geo2map.inference import Translator
 from geo2map.models.package import load_model
 from geo2map.models.registry import resolve
 model, device, precision, batch, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-t = Translator(load_model(resolve(model)), device=device, precision=precision, batch_size=batch)
-bands, size = t.card.architecture.in_bands, t.card.tile_size
+t = Translator(load_model(resolve(model)), device=device, precision=precision, batch_size=batch or None)
+bands, size, batch = t.card.architecture.in_bands, t.card.tile_size, t.batch_size
 x = np.random.default_rng(0).uniform(-1, 1, (batch, bands, size, size)).astype("float32")
 for _ in t((i, x[i % batch]) for i in range(batch)):  # warm-up (one batch; not timed)
     pass
@@ -98,7 +98,7 @@ for _ in t(((i, x[i % batch]) for i in range(n)), prefetch=False):
     done += 1
 if t.device.type == "cuda":
     import torch; torch.cuda.synchronize()
-print(json.dumps({"seconds": time.perf_counter() - t0, "patches": done}))
+print(json.dumps({"seconds": time.perf_counter() - t0, "patches": done, "batch": batch}))
 """
 
 
@@ -148,7 +148,7 @@ def bench_one(args: argparse.Namespace, work: Path, model: str, label: str) -> d
         print(f"# {label}: end to end {wall:.1f} s, network {net_s[-1]:.1f} s, {info}", flush=True)
     (work / "out.tif").unlink(missing_ok=True)
     e2e, network = _median(e2e_s), _median(net_s)
-    return {"model": label, "device": info["device"], "precision": info["precision"],
+    return {"model": label, "device": info["device"], "precision": info["precision"], "batch": net.get("batch"),
             "patches": info["translated"], "network_s": network, "e2e_s": e2e, "ratio": e2e / network,
             "net_pps": info["translated"] / network, "e2e_pps": info["translated"] / e2e, "rss": max(rss)}  # fmt: skip
 
@@ -200,7 +200,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement; medians are reported")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=0, help="tiles per batch (default: the library's)")
     ap.add_argument(
         "--network-patches",
         type=int,
@@ -229,9 +229,10 @@ def main() -> None:
         "network patches/s | end-to-end patches/s | peak RSS MB |"
     )
     print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    scene = f"{args.size}²" if args.height in (None, args.size) else f"{args.size} × {args.height}"
     for r in rows:
         print(
-            f"| {args.size}² | {r['model']} | {r['device']} | {r['precision']} | {args.batch_size} | "
+            f"| {scene} | {r['model']} | {r['device']} | {r['precision']} | {r['batch']} | "
             f"{r['patches']} | {r['network_s']:.1f} | {r['e2e_s']:.1f} | {r['ratio']:.3f} | {r['net_pps']:.1f} | "
             f"{r['e2e_pps']:.1f} | {r['rss']:.0f} |"
         )

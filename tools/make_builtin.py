@@ -73,8 +73,7 @@ BUILTIN_CARDS: dict[str, dict] = {
         "licence": "MIT (weights); trained on modified Copernicus Sentinel data 2020",
         "data_licence": "Copernicus Sentinel data terms (free, attribution: 'Contains modified Copernicus "
         "Sentinel data 2020'); dataset github.com/VolkovVl/Optical-SAR-dataset",
-        "architecture_note": "SAR-to-optical needs context (a field, a town, the sea) more than "
-        "pixel detail, which the U-Net-256's 256-px receptive field gives.",
+        "architecture_note": "SAR-to-optical needs context (a field, a town, the sea) more than pixel detail.",
     },
     "sat2map": {
         "summary": "Satellite / aerial RGB photo → map rendering (pix2pix, the pix2pix 'maps' pairs)",
