@@ -1,8 +1,8 @@
 """Draw README's pictures of the built-in models, each on real scenes it was not trained on.
 
 * ``docs/images/builtin_sar2rgb.png``: the six BigEarthNet-MM Sentinel-1 patches bundled in
-  ``tests/data/bigearthnet`` (Portugal, Serbia, Finland..., 2017; 10 m, VV+VH in dB, so sar2rgb
-  picks VH by its name): Sentinel-1 VH | sar2rgb | the Sentinel-2 patch of the same day.
+  ``tests/data/bigearthnet`` (Portugal, Ireland, Austria, Finland, 2017-18; 10 m, VV+VH in dB, so sar2rgb
+  picks VH by its name): Sentinel-1 VH | sar2rgb | the Sentinel-2 patch taken within a day.
 * ``docs/images/builtin_sat2map.png``: the Lake Tahoe aerial photo (0.5 m, NIR-R-G, not the
   true colour sat2map was trained on): translated at sat2map's 2 m (``--resample auto``).
 * ``docs/images/builtin_dsm2rgb.png``: the Lake Tahoe lidar first-return DSM (0.5 m) |
@@ -70,8 +70,8 @@ def sar2rgb(work: Path) -> None:
         s2, s2_valid = _read(DATA / "bigearthnet" / "B" / a.name)
         sar.append((f"{a.stem}: S1 VH (dB)", display_rgb(vh, valid)))
         out.append(("sar2rgb", _translated(a, "sar2rgb", work).transpose(1, 2, 0)))
-        optical.append(("Sentinel-2, same day", display_rgb(s2, s2_valid)))
-    title = "sar2rgb on BigEarthNet-MM patches (10 m, 2017; not in its training data)"
+        optical.append(("Sentinel-2, within a day", display_rgb(s2, s2_valid)))
+    title = "sar2rgb on BigEarthNet-MM patches (10 m, 2017-18; not in its training data)"
     _figure([sar, out, optical], title, OUT / "builtin_sar2rgb.png", 2.4)
 
 
