@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import rasterio
-from conftest import RGB
+from conftest import DATA, RGB, geo2map_exe
 
 from geo2map.cli.main import cli
 from geo2map.cli.options import cli_words
@@ -61,3 +62,19 @@ def test_models_info_prints_the_training_record_one_item_a_line(runner) -> None:
     assert "  training" in lines and any(line.strip().startswith("batch_size") for line in lines)
     training = lines[lines.index("  training") : lines.index("  metrics")]
     assert max(len(line) for line in training) <= 120  # not one long JSON line
+
+
+def test_a_masked_non_rgb_output_writes_without_gdal_errors(tmp_path: Path) -> None:
+    """dsm2rgb's NIR-R-G output of a masked 400² DSM (one partial tile): with band interleave,
+    GDAL's compression threads printed 'ERROR 1: ... Bad value 2 for "ExtraSamples" tag' on fd 2."""
+    out = tmp_path / "o.tif"
+    src = DATA / "tahoe" / "tahoe_lidar_highesthit.tif"
+    for _ in range(3):  # it came on most runs, not all
+        r = subprocess.run(
+            [geo2map_exe(), "translate", str(src), "-m", "dsm2rgb", "-o", str(out), "--overwrite", "-q"],
+            capture_output=True,
+            text=True,
+        )
+        assert r.returncode == 0 and "ERROR" not in r.stderr, r.stderr
+    with rasterio.open(out) as ds:
+        assert ds.colorinterp[0].name == "nir" and ds.mask_flag_enums[0][0].name == "per_dataset"

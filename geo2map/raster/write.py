@@ -189,7 +189,10 @@ class OutputSpec:
             "num_threads": "ALL_CPUS",
         }
         profile["photometric"] = photometric_for(self.colorinterp, self.count)
-        profile["interleave"] = "pixel" if profile["photometric"] == "RGB" else "band"
+        # band interleave, but pixel with an internal mask: libtiff's compression threads then print
+        # 'ERROR 1: ... Bad value 2 for "ExtraSamples" tag' for partial edge tiles of MINISBLACK bands
+        pixel = profile["photometric"] == "RGB" or (self.internal_mask and self.count > 1)
+        profile["interleave"] = "pixel" if pixel else "band"
         if self.preset == "cog":
             # Intermediate file: fast compression, the COG driver recompresses.
             profile.update(compress="zstd", zstd_level=1)
