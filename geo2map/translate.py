@@ -196,8 +196,10 @@ def translate_raster(
     with source:
         check_bands(card, source)
         plan = resample_plan(card, source, resample)
-        job = _Job(src, model, card, tile_size, overlap, blend, batch_size, device, precision, channels_last)
-        job = dataclasses.replace(job, seed=seed, tags=tags, progress=progress, max_stripe_width=max_stripe_width)
+        job = _Job(
+            src, model, card, tile_size, overlap, blend, batch_size, device, precision, channels_last,
+            seed=seed, tags=tags, progress=progress, max_stripe_width=max_stripe_width,
+        )  # fmt: skip
         if plan is None:
             result = _translate(job, source, dst, preset, creation_options, overwrite)
         else:

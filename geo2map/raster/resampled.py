@@ -54,11 +54,7 @@ def resampled_view(source: RasterSource, width: int, height: int, resampling: st
     if source.alpha_band is not None:
         kwargs["src_alpha"] = source.alpha_band
     masked = kind != "none"
-    try:
-        with GDAL_LOCK:
-            vrt = WarpedVRT(source.dataset, add_alpha=masked, **kwargs)
-    except RasterioError as exc:
-        raise RasterReadError(f"cannot resample {source.path}: {one_line(exc)}") from None
+    vrt = _warped(source.dataset, f"cannot resample {source.path}", add_alpha=masked, **kwargs)
     return RasterSource(
         path=source.path,
         dataset=vrt,
@@ -67,6 +63,15 @@ def resampled_view(source: RasterSource, width: int, height: int, resampling: st
         alpha_band=vrt.count if masked else None,
         _stack=[vrt],
     )
+
+
+def _warped(dataset: object, failure: str, **kwargs: object) -> WarpedVRT:
+    """A WarpedVRT of ``dataset`` made under the GDAL lock; a GDAL error becomes ``failure: reason``."""
+    try:
+        with GDAL_LOCK:
+            return WarpedVRT(dataset, **kwargs)
+    except RasterioError as exc:
+        raise RasterReadError(f"{failure}: {one_line(exc)}") from None
 
 
 def write_back_onto(
@@ -86,8 +91,9 @@ def write_back_onto(
     """
     with rasterio.open(path) as ds:
         masked = any(MaskFlags.per_dataset in f for f in ds.mask_flag_enums)
-        vrt = WarpedVRT(
+        vrt = _warped(
             ds,
+            f"cannot resample onto {source.path}",
             crs=source.crs,
             transform=source.transform,
             width=source.width,
