@@ -1,8 +1,8 @@
 """Sensor scaling: raw raster values to the network range [-1, 1] and back.
 
 A scaling is a preset *name* plus JSON-serialisable *parameters* (a card stores ``to_dict()``,
-:func:`scaling_from_dict` rebuilds it). Scene-dependent presets are *fitted once* on a decimated
-read of the whole scene (:meth:`Scaling.fit_source`), never per tile.
+:func:`scaling_from_dict` rebuilds it). Scene-dependent presets are *fitted once* on a sample
+of the whole scene (:meth:`Scaling.fit_source`), never per tile.
 
 Presets (:data:`SENSORS`): ``optical_u8``, ``optical_reflectance``, ``sar`` and ``dsm``, each
 described in its class (parameters and defaults in ``defaults``) and in docs/pipeline.md.
@@ -97,10 +97,10 @@ class Scaling:
         return self
 
     def fit_source(self, source: Any, max_pixels: int = 1_000_000) -> Scaling:
-        """Fit on a decimated read of a :class:`~geo2map.raster.open.RasterSource`."""
+        """Fit on a sample of a :class:`~geo2map.raster.open.RasterSource`'s values (:meth:`read_sample`)."""
         if not self.needs_fit:
             return self
-        data, valid = source.read_decimated(max_pixels)
+        data, valid = source.read_sample(max_pixels)
         return self.fit(data, valid)
 
     # -- mapping ----------------------------------------------------------

@@ -8,7 +8,7 @@ import rasterio
 from conftest import write_raster
 from rasterio.enums import Resampling
 
-from geo2map.raster.decimated import nearest_index, read_sampled
+from geo2map.raster.decimated import SAMPLE_EVERY, nearest_index, read_block_sample, read_sampled, sample_windows
 from geo2map.raster.open import open_raster
 
 
@@ -88,3 +88,58 @@ def test_overviews_still_read_by_gdal(tmp_path):
         got, _ = src.read_decimated(128 * 128)
     np.testing.assert_array_equal(got, _gdal_decimated(path, got.shape)[0])
     assert not np.array_equal(got, data[:, nearest_index(128, 512)][:, :, nearest_index(128, 512)])
+
+
+class _Counting:
+    """A real RasterSource that counts the pixels it is asked to decode."""
+
+    def __init__(self, src):
+        self.src, self.pixels = src, 0
+        self.height, self.width, self.block_shape = src.height, src.width, src.block_shape
+
+    def read(self, window):
+        self.pixels += int(window.width) * int(window.height)
+        return self.src.read(window)
+
+
+def _gradient_scene(tmp_path, size=2048, block=128):
+    """A tiled uint16 scene whose values drift across it (a sample from one corner would be biased)."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:size, 0:size]
+    data = (1000 + yy + 2 * xx + rng.gamma(1.0, 200.0, (size, size))).astype(np.uint16)[None]
+    return write_raster(tmp_path / "g.tif", data, tiled=True, blockxsize=block, blockysize=block), data
+
+
+def test_statistics_sample_decodes_a_fraction_of_a_tiled_scene(tmp_path):
+    path, data = _gradient_scene(tmp_path)
+    with open_raster(str(path)) as src:
+        counting = _Counting(src)
+        sample, valid = read_block_sample(counting, 20_000)
+    assert counting.pixels == data.size // SAMPLE_EVERY  # a quarter of the 2048² scene's blocks
+    assert sample.shape[:2] == (1, 1) and valid.all()
+    assert 10_000 <= sample.size <= 20_000
+    span = float(data.max()) - float(data.min())
+    for q in (0.01, 0.02, 0.5, 0.98, 0.99):  # the extremes lie in two corners of the scene
+        assert abs(np.quantile(sample, q) - np.quantile(data, q)) < 0.03 * span
+
+
+def test_statistics_sample_covers_the_scene_evenly():
+    windows = sample_windows(16000, 25000, (512, 512))
+    kept = {(w.row_off // 512, w.col_off // 512) for w in windows}
+    assert len(kept) == len(windows) and abs(len(kept) - 32 * 49 / SAMPLE_EVERY) <= 32
+    assert {i for i, _ in kept} == set(range(32)) and {j for _, j in kept} == set(range(49))
+    assert all(any((i + a, j + b) in kept for a in range(3) for b in range(3)) for i in range(30) for j in range(47))
+    assert all(w.col_off + w.width <= 25000 and w.row_off + w.height <= 16000 for w in windows)
+    assert sample_windows(8000, 8000, (1, 8000)) is None  # strips: the decimated read is cheap already
+    assert sample_windows(1024, 1024, (256, 256)) is None  # 16 blocks: read them all
+
+
+def test_a_mostly_empty_scene_falls_back_to_the_decimated_read(tmp_path):
+    path, data = _gradient_scene(tmp_path)
+    data = np.zeros_like(data)
+    data[:, 0:100, 130:230] = 7  # valid only inside block (0, 1), which the lattice skips
+    path = write_raster(tmp_path / "e.tif", data, nodata=0, tiled=True, blockxsize=128, blockysize=128)
+    with open_raster(str(path)) as src:
+        sample, valid = src.read_sample(20_000)
+        expected, _ = src.read_decimated(20_000)
+    assert sample.shape == expected.shape and valid.any() and (sample[valid] == 7).all()

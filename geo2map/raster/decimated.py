@@ -10,10 +10,15 @@ only the rows that nearest-neighbour sampling keeps, under a cache of a few
 block rows, and the kept pixels are the ones GDAL's nearest resampling picks:
 the result is identical (``tests/test_decimated_read.py``) and each block is
 decoded once. A raster with overviews still goes through GDAL, which reads them.
+
+Statistics need values, not a picture: :func:`read_block_sample` decodes an even
+quarter of a tiled scene's blocks, so fitting a scaling no longer decodes the whole
+scene before the translation decodes it again.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -53,3 +58,49 @@ def read_sampled(source: Any, height: int, width: int) -> tuple[np.ndarray, np.n
         valid[:, start:stop] = True if v is None else v[picked]
         start = stop
     return data, valid
+
+
+#: a statistics sample decodes one block in this many (on diagonal lines: every block row and column)
+SAMPLE_EVERY = 4
+#: fewer blocks than this are all read (a small scene decodes quickly anyway)
+MIN_BLOCKS = 64
+
+
+def sample_windows(height: int, width: int, block: tuple[int, int]) -> list[Window] | None:
+    """One block in :data:`SAMPLE_EVERY` of a tiled scene, on diagonal lines across it.
+
+    Block ``(i, j)`` is kept when ``(i + j) % SAMPLE_EVERY == 0``: every block row and
+    every block column holds kept blocks, and no 3 x 3 blocks go unsampled, so a
+    statistic of one region (a valley's low heights, a city's bright returns) is still
+    seen. None when the scene is not tiled (its blocks span the width: the decimated read
+    decodes only the rows it keeps) or holds fewer than :data:`MIN_BLOCKS` blocks.
+    """
+    bh, bw = block
+    rows, cols = -(-height // bh), -(-width // bw)
+    if bw >= width or rows * cols < MIN_BLOCKS:
+        return None
+    return [
+        Window(j * bw, i * bh, min(bw, width - j * bw), min(bh, height - i * bh))
+        for i in range(rows)
+        for j in range((-i) % SAMPLE_EVERY, cols, SAMPLE_EVERY)
+    ]
+
+
+def read_block_sample(source: Any, max_pixels: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(data, valid)`` of shape (bands, 1, n): a sample of the scene's values for statistics.
+
+    Decodes a quarter of the scene's blocks (:func:`sample_windows`) and keeps every k-th
+    pixel of them so that about ``max_pixels`` remain. None where :func:`sample_windows` is.
+    """
+    windows = sample_windows(source.height, source.width, tuple(source.block_shape))
+    if windows is None:
+        return None
+    decoded = sum(int(w.width) * int(w.height) for w in windows)
+    step = max(1, math.ceil(math.sqrt(decoded / max_pixels)))
+    data, valid = [], []
+    for window in windows:
+        d, v = source.read(window)
+        d = d[:, ::step, ::step]
+        data.append(d.reshape(d.shape[0], -1))
+        valid.append(np.ones(data[-1].shape, bool) if v is None else v[:, ::step, ::step].reshape(d.shape[0], -1))
+    return np.concatenate(data, axis=1)[:, None], np.concatenate(valid, axis=1)[:, None]

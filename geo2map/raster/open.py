@@ -40,7 +40,7 @@ from geo2map.errors import (
     RasterReadError,
     one_line,
 )
-from geo2map.raster.decimated import read_sampled
+from geo2map.raster.decimated import read_block_sample, read_sampled
 from geo2map.raster.gdal_cache import block_cache_env
 from geo2map.raster.gdal_lock import GDAL_LOCK
 from geo2map.raster.georef import complex_amplitude_vrt, parse_crs, warp_gcps
@@ -254,6 +254,17 @@ class RasterSource:
         overridden = self._apply_override(data, valid)
         assert overridden is not None
         return data, overridden
+
+    def read_sample(self, max_pixels: int = 1_000_000) -> tuple[np.ndarray, np.ndarray]:
+        """About ``max_pixels`` of the scene's values for statistics. A tiled scene without overviews
+        gives whole blocks on an even lattice, (bands, 1, n) (:func:`.decimated.read_block_sample`);
+        otherwise, or when those hold too few valid pixels, :meth:`read_decimated`."""
+        if not self.dataset.overviews(self.indexes[0]):
+            with block_cache_env(self):
+                sample = read_block_sample(self, max_pixels)
+            if sample is not None and int(sample[1].any(axis=0).sum()) >= max_pixels // 20:
+                return sample
+        return self.read_decimated(max_pixels)
 
     def _apply_override(self, data: np.ndarray, valid: np.ndarray | None) -> np.ndarray | None:
         """Mask pixels equal to a user-given nodata value (``--nodata``)."""
