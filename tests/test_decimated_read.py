@@ -143,3 +143,15 @@ def test_a_mostly_empty_scene_falls_back_to_the_decimated_read(tmp_path):
         sample, valid = src.read_sample(20_000)
         expected, _ = src.read_decimated(20_000)
     assert sample.shape == expected.shape and valid.any() and (sample[valid] == 7).all()
+
+
+def test_nan_in_a_masked_float_scene_is_not_a_valid_sample_value(tmp_path):
+    data = np.full((1, 1024, 1024), np.nan, np.float32)
+    data[:, 0:100, 130:230] = 7.0  # finite only inside block (0, 1), which the lattice skips
+    mask = np.full((1024, 1024), 255, np.uint8)  # the internal mask says every pixel is valid
+    path = write_raster(tmp_path / "m.tif", data, mask=mask, tiled=True, blockxsize=128, blockysize=128)
+    with open_raster(str(path)) as src:
+        assert src.mask_kind == "mask"
+        sample, valid = src.read_sample(20_000)
+    assert sample.ndim == 3 and sample.shape[1] > 1  # fell back to the decimated read
+    assert valid.any() and (sample[valid] == 7).all()

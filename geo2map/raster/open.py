@@ -262,6 +262,8 @@ class RasterSource:
         if not self.dataset.overviews(self.indexes[0]):
             with block_cache_env(self):
                 sample = read_block_sample(self, max_pixels)
+            if sample is not None and sample[0].dtype.kind == "f":
+                sample[1][...] &= ~np.isnan(sample[0])  # as read_decimated: NaN is never a valid value
             if sample is not None and int(sample[1].any(axis=0).sum()) >= max_pixels // 20:
                 return sample
         return self.read_decimated(max_pixels)
