@@ -1,5 +1,5 @@
 """Open a scene for a model and load the model: cards first (no weights), bands picked by name,
-weights loaded while the scene statistics are computed."""
+weights loaded in a thread while the scene statistics are computed."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import rasterio
 
 from geo2map.raster.open import RasterSource, open_raster
 from geo2map.scene_checks import bands_by_name
@@ -27,7 +25,7 @@ def load_for_translation(model: ModelRef, source: RasterSource, device: str = "c
 
     if isinstance(model, LoadedModel):
         return model
-    if os.fspath(model) == IDENTITY and not os.path.exists(IDENTITY):
+    if _is_identity(model):
         return LoadedModel(_identity_card(source), None, IDENTITY)
     from geo2map.models.onnx_model import is_onnx
 
@@ -44,11 +42,11 @@ def _identity_card(source: RasterSource) -> ModelCard:
 def card_for_translation(model: ModelRef, source: RasterSource) -> ModelCard:
     """``model``'s card (name, path or loaded model) without loading its weights."""
     from geo2map.models.package import LoadedModel, read_card
-    from geo2map.models.registry import IDENTITY, resolve
+    from geo2map.models.registry import resolve
 
     if isinstance(model, LoadedModel):
         return model.card
-    if os.fspath(model) == IDENTITY and not os.path.exists(IDENTITY):
+    if _is_identity(model):
         return _identity_card(source)
     return read_card(resolve(model))
 
@@ -74,21 +72,41 @@ def open_for_model(
 def load_while_fitting(
     model: ModelRef, source: RasterSource, device: str, fit: Callable[[], T]
 ) -> tuple[LoadedModel, T]:
-    """Load ``model`` while ``fit()`` (the scene statistics) runs in a thread.
+    """Load ``model`` in a thread while ``fit()`` (the scene statistics) runs in the caller's.
 
-    Importing torch and loading weights take about 2 s of one core; the statistics pass
-    (GDAL decoding, numpy quantiles) releases the GIL, so on two cores the two overlap.
-    A model error is raised first, as when the two ran one after the other.
+    Importing torch and loading weights take about 2 s of one core, and the statistics
+    pass (GDAL decoding, numpy quantiles) releases the GIL, so on two cores the two
+    overlap. The GDAL reads stay on the calling thread, as a plain sequential run would
+    make them: a CI run once hung inside a GDAL read made from the helper thread
+    (cause not found). A model already loaded, or the identity, needs no thread. A model
+    error is raised first, as when the two ran one after the other.
 
     Returns:
         The loaded model and what ``fit`` returned.
     """
+    if not _needs_loading(model):
+        return load_for_translation(model, source, device), fit()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geo2map-load") as pool:
+        loading = pool.submit(load_for_translation, model, source, device)
+        try:
+            fitted = fit()
+        except BaseException:
+            loading.result()  # a model error first
+            raise
+        return loading.result(), fitted
 
-    def fit_here() -> T:
-        with rasterio.Env():  # rasterio's error handling in this thread too
-            return fit()
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geo2map-statistics") as pool:
-        fitting = pool.submit(fit_here)
-        loaded = load_for_translation(model, source, device)
-        return loaded, fitting.result()
+def _needs_loading(model: ModelRef) -> bool:
+    from geo2map.models.package import LoadedModel
+
+    return not isinstance(model, LoadedModel) and not _is_identity(model)
+
+
+def _is_identity(model: ModelRef) -> bool:
+    """The built-in identity (``"identity"``, unless a file of that name is there)."""
+    from geo2map.models.package import LoadedModel
+    from geo2map.models.registry import IDENTITY
+
+    if isinstance(model, LoadedModel):
+        return False
+    return os.fspath(model) == IDENTITY and not os.path.exists(IDENTITY)
