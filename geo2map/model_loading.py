@@ -76,10 +76,10 @@ def load_while_fitting(
 
     Importing torch and loading weights take about 2 s of one core, and the statistics
     pass (GDAL decoding, numpy quantiles) releases the GIL, so on two cores the two
-    overlap. The GDAL reads stay on the calling thread, as a plain sequential run would
-    make them: a CI run once hung inside a GDAL read made from the helper thread
-    (cause not found). A model already loaded, or the identity, needs no thread. A model
-    error is raised first, as when the two ran one after the other.
+    overlap. The GDAL reads stay on the calling thread, under the caller's rasterio Env
+    and error handling, as in a plain sequential run. A model already loaded, or the
+    identity, needs no thread. A model error is raised first, as when the two ran one
+    after the other.
 
     Returns:
         The loaded model and what ``fit`` returned.
