@@ -43,7 +43,7 @@ from geo2map.raster.safety import (
 )
 from geo2map.raster.tile_reader import TileStream, iter_tiles
 from geo2map.raster.tiling import Tile, TileGrid
-from geo2map.raster.write import BackgroundWriter, OutputSpec, Preset, RasterWriter, photometric_for, usual_mode
+from geo2map.raster.write import BackgroundWriter, OutputSpec, Preset, RasterWriter, gtiff_layout, usual_mode
 
 INDEX_NAME = "tiles.gpkg"
 GRID_KEY = "GEO2MAP_GRID"
@@ -63,9 +63,7 @@ class TileResult:
     grid: TileGrid
 
 
-def _tile_profile(
-    source: Any, tile: Tile, count: int, dtype: str, nodata: float | None, colorinterp: list[ColorInterp]
-) -> dict[str, Any]:
+def _tile_profile(source: Any, tile: Tile, count: int, dtype: str, nodata: float | None) -> dict[str, Any]:
     profile: dict[str, Any] = {
         "driver": "GTiff",
         "width": tile.width,
@@ -77,7 +75,6 @@ def _tile_profile(
         "nodata": nodata,
         "compress": "deflate",
         "predictor": 3 if np.dtype(dtype).kind == "f" else 2,
-        "photometric": photometric_for(colorinterp, count),
     }
     if tile.width % 16 == 0 and tile.height % 16 == 0:
         profile.update(tiled=True, blockxsize=min(tile.width, 256), blockysize=min(tile.height, 256))
@@ -92,7 +89,8 @@ def _write_tile(
     internal_mask: bool,
     meta: tuple[list[Any], list[Any], dict[str, str]],
 ) -> None:
-    descriptions, _, tags = meta
+    descriptions, colorinterp, tags = meta
+    profile = {**profile, **gtiff_layout(colorinterp, profile["count"], internal_mask)}
     with GDAL_LOCK, rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
         if internal_mask:
@@ -249,7 +247,7 @@ def _write_tiles(
             continue
         rel = tile.name + ".tif"
         rel_a = os.path.join("A", rel) if pair_reader else rel
-        profile = _tile_profile(source, tile, source.count, source.dtype, nodata, source.colorinterp)
+        profile = _tile_profile(source, tile, source.count, source.dtype, nodata)
         _write_tile(os.path.join(work, rel_a), profile, data, valid, internal, meta_a)
         rec: dict[str, Any] = {
             "row": tile.row,
@@ -264,7 +262,7 @@ def _write_tiles(
         if pair_reader is not None:
             assert pdata is not None  # read with the pair
             rel_b = os.path.join("B", rel)
-            profile = _tile_profile(source, tile, psrc.count, psrc.dtype, pnodata, psrc.colorinterp)
+            profile = _tile_profile(source, tile, psrc.count, psrc.dtype, pnodata)
             _write_tile(os.path.join(work, rel_b), profile, pdata, pvalid, pinternal, meta_b)
             rec["pair_file"] = rel_b
         records.append(rec)

@@ -58,6 +58,21 @@ def photometric_for(colorinterp: tuple[ColorInterp, ...] | list[ColorInterp] | N
     return "MINISBLACK"
 
 
+def gtiff_layout(
+    colorinterp: tuple[ColorInterp, ...] | list[ColorInterp] | None, count: int, internal_mask: bool
+) -> dict[str, Any]:
+    """GeoTIFF ``PHOTOMETRIC`` (:func:`photometric_for`) and ``NUM_THREADS`` for writing.
+
+    All cores compress, except for several MINISBLACK bands, some beyond RGB (NIR, ...),
+    with an internal mask: the mask's compression jobs then print 'ERROR 1: ... Bad value
+    2 for "ExtraSamples" tag' (GDAL 3.10, either interleave). 1, not absent:
+    GDAL_NUM_THREADS, set for the reads, would apply.
+    """
+    photometric = photometric_for(colorinterp, count)
+    threads = photometric == "RGB" or count == 1 or not internal_mask
+    return {"photometric": photometric, "num_threads": "ALL_CPUS" if threads else 1}
+
+
 def parse_creation_options(items: list[str] | tuple[str, ...] | None) -> dict[str, str]:
     """``["COMPRESS=ZSTD", "ZLEVEL=9"]`` → ``{"compress": "ZSTD", "zlevel": "9"}``."""
     out: dict[str, str] = {}
@@ -186,9 +201,8 @@ class OutputSpec:
             "compress": "zstd" if self.preset == "zstd" else "deflate",
             "predictor": 3 if floating else 2,
             "bigtiff": "IF_SAFER",
-            "num_threads": "ALL_CPUS",
         }
-        profile["photometric"] = photometric_for(self.colorinterp, self.count)
+        profile.update(gtiff_layout(self.colorinterp, self.count, self.internal_mask))
         # band interleave, but pixel with an internal mask: libtiff's compression threads then print
         # 'ERROR 1: ... Bad value 2 for "ExtraSamples" tag' for partial edge tiles of MINISBLACK bands
         pixel = profile["photometric"] == "RGB" or (self.internal_mask and self.count > 1)
@@ -212,7 +226,7 @@ class OutputSpec:
             "overviews": "AUTO",
             "overview_resampling": "average",
             "bigtiff": "IF_SAFER",
-            "num_threads": "ALL_CPUS",
+            "num_threads": gtiff_layout(self.colorinterp, self.count, self.internal_mask)["num_threads"],
         }
         opts.update(self.creation_options)
         return opts
