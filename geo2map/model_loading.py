@@ -104,9 +104,7 @@ def _needs_loading(model: ModelRef) -> bool:
 
 def _is_identity(model: ModelRef) -> bool:
     """The built-in identity (``"identity"``, unless a file of that name is there)."""
-    from geo2map.models.package import LoadedModel
     from geo2map.models.registry import IDENTITY
 
-    if isinstance(model, LoadedModel):
-        return False
-    return os.fspath(model) == IDENTITY and not os.path.exists(IDENTITY)
+    named = isinstance(model, (str, os.PathLike)) and os.fspath(model) == IDENTITY
+    return named and not os.path.exists(IDENTITY)
