@@ -49,6 +49,10 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
         "+ resize-conv decoder, reflection padding",
         {"generator": "unet_256", "upsample": "resize", "padding": "reflect"},
     ),
+    "resize_zeros": (
+        "resize-conv decoder, zero padding, half-tile overlap (the shipped U-Net-256's padding and tiling)",
+        {"generator": "unet_256", "upsample": "resize", "padding": "zeros", "overlap": 128},
+    ),
     "bounded": (
         "+ bounded receptive field (U-Net-32, 158 px)",
         {"generator": "unet_32", "upsample": "resize", "padding": "reflect"},
@@ -100,6 +104,8 @@ def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]
     for key in ("generator", "preset", "ngf", "upsample", "padding"):
         if key in opts:
             cmd += [f"--{key}", str(opts[key])]
+    if "overlap" in opts:
+        cmd += ["--set", f"overlap={opts['overlap']}"]
     return cmd
 
 
