@@ -82,13 +82,13 @@ def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]
         "--data",
         str(Path(args.data) / folder),
         "--out",
-        str(Path(args.runs) / task / recipe),
+        str(run_dir(args, task, recipe)),
         "--epochs",
         str(epochs),
         "--batch-size",
         str(BATCH),
         "--seed",
-        "0",
+        str(args.seed),
         "-q",
         "--set",
         f"max_steps_per_epoch={steps}",
@@ -99,7 +99,7 @@ def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]
         "--set",
         "checkpoint_every=1",  # an interrupted run resumes from its last epoch
         "--set",
-        f"name={task}_{recipe}",
+        f"name={task}_{recipe}" + (f"_seed{args.seed}" if args.seed else ""),
     ]
     for key in ("generator", "preset", "ngf", "upsample", "padding"):
         if key in opts:
@@ -107,6 +107,11 @@ def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]
     if "overlap" in opts:
         cmd += ["--set", f"overlap={opts['overlap']}"]
     return cmd
+
+
+def run_dir(args: argparse.Namespace, task: str, recipe: str) -> Path:
+    """A recipe's run folder: ``RUNS/task/recipe``, with ``_seedN`` for a seed other than 0."""
+    return Path(args.runs) / task / (recipe + (f"_seed{args.seed}" if args.seed else ""))
 
 
 def train_count(data: Path) -> int:
@@ -143,7 +148,7 @@ def _tasks(args: argparse.Namespace) -> list[str]:
 def phase_train(args: argparse.Namespace) -> None:
     for task in _tasks(args):
         for recipe in args.recipes:
-            run = Path(args.runs) / task / recipe
+            run = run_dir(args, task, recipe)
             done = run / "history.json"
             epochs = budget(args.images, train_count(Path(args.data) / TASKS[task][0]))[0]
             if done.exists() and len(json.loads(done.read_text())) >= epochs:
@@ -232,7 +237,7 @@ def phase_time(args: argparse.Namespace) -> None:
 
     for task in _tasks(args):
         for recipe in args.recipes:
-            run = Path(args.runs) / task / recipe
+            run = run_dir(args, task, recipe)
             if not (run / "model.safetensors").exists():
                 continue
             card = read_card(run / "model.safetensors")
@@ -273,7 +278,7 @@ def phase_eval(args: argparse.Namespace) -> None:
         if not (shipped / "eval" / "report.json").exists():
             _evaluate(task, task, shipped / "eval", args)  # today's built-in, as users run it
         for recipe in args.recipes:
-            run = Path(args.runs) / task / recipe
+            run = run_dir(args, task, recipe)
             if (run / "model.safetensors").exists() and not (run / "eval" / "report.json").exists():
                 _evaluate(str(run / "model.safetensors"), task, run / "eval", args)
 
@@ -301,7 +306,7 @@ def phase_table(args: argparse.Namespace) -> None:
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
         for recipe, _ in rows:
-            run = Path(args.runs) / task / recipe
+            run = run_dir(args, task, recipe)
             rep = run / "eval" / "report.json"
             if not rep.exists():
                 continue
@@ -329,6 +334,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=1200, help="training images seen by every recipe")
     ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     ap.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    ap.add_argument("--seed", type=int, default=0, help="training seed (run folders get _seedN)")
     ap.add_argument("--max-pairs", type=int, default=100, help="held-out pairs evaluated per task")
     args = ap.parse_args()
     phases = ["train", "time", "eval", "table"] if args.phase == "all" else [args.phase]

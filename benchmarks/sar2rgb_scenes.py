@@ -12,7 +12,10 @@ fragment's Sentinel-2 image:
   gate in tests/test_builtin.py asks < 0.8 on fragment 059);
 * ``corr``: correlation of the band-mean brightness with the truth's;
 * ``bias``: mean output minus mean truth, per band (R, G, B);
-* ``checker``: the output's checker ratio (natural images score about 1).
+* ``checker``: the output's checker ratio (natural images score about 1);
+* ``ring``, ``inner``: crop consistency, the issue's measure: a 600-px crop of the
+  scene translated on its own against the same pixels of the whole-scene translation,
+  mean |difference| in its outer 16 px and inside them (8-bit levels).
 
     python benchmarks/sar2rgb_scenes.py --models sar2rgb /work/runs/x/model.safetensors \\
         --work /work/bench/scenes [--overlap 128] [--precision fp32]
@@ -102,21 +105,25 @@ def score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 def run_model(model: str, scenes: list[tuple[str, Path, Path]], work: Path, args: argparse.Namespace) -> list[dict]:
     import rasterio
 
+    from geo2map.artefacts import raster_artefacts
     from geo2map.models.package import load_model
     from geo2map.translate import translate_raster
 
     loaded = load_model(model)
+    options = {"overlap": args.overlap, "precision": args.precision, "device": "cpu"}
     rows = []
     for frag, sar, opt in scenes:
         dst = work / "pred.tif"
-        translate_raster(sar, dst, loaded, overlap=args.overlap, precision=args.precision, device="cpu", overwrite=True)
+        translate_raster(sar, dst, loaded, overwrite=True, **options)
         with rasterio.open(dst) as o, rasterio.open(opt) as t:
-            rows.append({"fragment": frag, **score(o.read(), t.read())})
+            row = {"fragment": frag, **score(o.read(), t.read())}
+        crop = raster_artefacts(str(sar), str(dst), loaded, str(work), lambda x: x.astype(np.float64), **options)
+        rows.append({**row, "ring": crop["crop_ring"], "inner": crop["crop_inner"]})
     return rows
 
 
 def print_table(model: str, rows: list[dict], seconds: float) -> None:
-    keys = ["rmse", "flat", "ratio", "corr", "bias_r", "bias_g", "bias_b", "checker"]
+    keys = ["rmse", "flat", "ratio", "corr", "bias_r", "bias_g", "bias_b", "checker", "ring", "inner"]
     print(f"\n#### {model} ({len(rows)} fragments, {seconds:.0f} s)\n")
     print("| fragment | " + " | ".join(keys) + " |")
     print("|" + "---|" * (len(keys) + 1))
