@@ -99,7 +99,7 @@ def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]
         "--set",
         "checkpoint_every=1",  # an interrupted run resumes from its last epoch
         "--set",
-        f"name={task}_{recipe}" + (f"_seed{args.seed}" if args.seed else ""),
+        f"name={task}_{run_dir(args, task, recipe).name}",
     ]
     for key in ("generator", "preset", "ngf", "upsample", "padding"):
         if key in opts:
@@ -110,8 +110,12 @@ def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]
 
 
 def run_dir(args: argparse.Namespace, task: str, recipe: str) -> Path:
-    """A recipe's run folder: ``RUNS/task/recipe``, with ``_seedN`` for a seed other than 0."""
-    return Path(args.runs) / task / (recipe + (f"_seed{args.seed}" if args.seed else ""))
+    """A recipe's run folder: ``RUNS/task/recipe``, with ``_seedN`` for a seed other than 0.
+
+    ``shipped`` (today's built-in, evaluated as users run it) is not trained here: it has no seed.
+    """
+    seeded = args.seed and recipe != "shipped"
+    return Path(args.runs) / task / (recipe + (f"_seed{args.seed}" if seeded else ""))
 
 
 def train_count(data: Path) -> int:
@@ -274,7 +278,7 @@ def _evaluate(model: Any, task: str, out: Path, args: argparse.Namespace) -> Non
 
 def phase_eval(args: argparse.Namespace) -> None:
     for task in _tasks(args):
-        shipped = Path(args.runs) / task / "shipped"
+        shipped = run_dir(args, task, "shipped")
         if not (shipped / "eval" / "report.json").exists():
             _evaluate(task, task, shipped / "eval", args)  # today's built-in, as users run it
         for recipe in args.recipes:

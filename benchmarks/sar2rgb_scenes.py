@@ -83,8 +83,7 @@ def build_scenes(data: Path, work: Path) -> list[tuple[str, Path, Path]]:
 
 
 def score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    from geo2map.artefacts import checker_ratio
-
+    """Accuracy against the truth (the artefact metrics come from ``raster_artefacts``)."""
     pred, truth = pred.astype(np.float64), truth.astype(np.float64)
     flat = truth.mean(axis=(1, 2), keepdims=True)
     rmse = float(np.sqrt(np.mean((pred - truth) ** 2)))
@@ -98,7 +97,6 @@ def score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         "bias_r": bias[0],
         "bias_g": bias[1],
         "bias_b": bias[2],
-        "checker": checker_ratio(pred),
     }
 
 
@@ -118,7 +116,8 @@ def run_model(model: str, scenes: list[tuple[str, Path, Path]], work: Path, args
         with rasterio.open(dst) as o, rasterio.open(opt) as t:
             row = {"fragment": frag, **score(o.read(), t.read())}
         crop = raster_artefacts(str(sar), str(dst), loaded, str(work), lambda x: x.astype(np.float64), **options)
-        rows.append({**row, "ring": crop["crop_ring"], "inner": crop["crop_inner"]})
+        # the checker of the centre 1024 px: the whole of a 1024-px fragment
+        rows.append({**row, "checker": crop["checker"], "ring": crop["crop_ring"], "inner": crop["crop_inner"]})
     return rows
 
 
