@@ -93,7 +93,10 @@ def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]
         "--set",
         f"max_steps_per_epoch={steps}",
         "--set",
-        "val_every=1000",  # validation only at the end: evaluate does the real held-out run
+        # validation only at the end (evaluate does the real held-out run), or with each kept model
+        f"val_every={args.keep_every or 1000}",
+        "--set",
+        f"keep_every={args.keep_every}",  # models/epoch_NNN.safetensors, to pick one by held-out metrics
         "--set",
         "samples=2",
         "--set",
@@ -339,6 +342,7 @@ def main() -> None:
     ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     ap.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     ap.add_argument("--seed", type=int, default=0, help="training seed (run folders get _seedN)")
+    ap.add_argument("--keep-every", type=int, default=0, help="keep the model (validated) every N epochs")
     ap.add_argument("--max-pairs", type=int, default=100, help="held-out pairs evaluated per task")
     args = ap.parse_args()
     phases = ["train", "time", "eval", "table"] if args.phase == "all" else [args.phase]

@@ -108,13 +108,19 @@ def test_resume_is_exact(tmp_path: Path) -> None:
 
 
 def test_resume_with_the_cosine_schedule(tmp_path: Path) -> None:
-    """The 'stable' preset's cosine schedule must leave a weights-only checkpoint that resumes."""
-    cfg = _tiny(tmp_path, epochs=3, lr_schedule="cosine_onecycle")
-    _fit_until(Trainer(cfg, tmp_path / "run"), 1)
+    """The 'stable' preset's cosine schedule must leave a weights-only checkpoint that resumes;
+    keep_every keeps per-epoch model files to pick one by held-out metrics."""
+    cfg = _tiny(tmp_path, epochs=3, lr_schedule="cosine_onecycle", keep_every=2, checkpoint_every=5)
+    _fit_until(Trainer(cfg, tmp_path / "run"), 2)
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)  # no numpy scalars inside
-    assert state["epoch"] == 1
+    assert state["epoch"] == 2  # a kept epoch is also a checkpoint
     Trainer(cfg, tmp_path / "run").fit(resume=True)
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["epoch"] == 3
+    # keep_every: the model file of epoch 2 is kept beside the final one, with its own card
+    kept = sorted(p.name for p in (tmp_path / "run" / "models").iterdir())
+    assert kept == ["epoch_002.safetensors"]
+    assert load_model(tmp_path / "run" / "models" / kept[0]).card.training["epochs"] == 2
+    assert load_model(tmp_path / "run" / "model.safetensors").card.training["epochs"] == 3
 
 
 def _fit_until(trainer: Trainer, epochs: int) -> None:

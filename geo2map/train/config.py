@@ -93,6 +93,7 @@ class TrainConfig:
     channels_last: bool = True
     num_workers: int = 0
     checkpoint_every: int = 5
+    keep_every: int = 0  # also keep models/epoch_NNN.safetensors every N epochs (pick one by held-out metrics)
     val_every: int = 1
     samples: int = 4
     max_steps_per_epoch: int | None = None
@@ -115,6 +116,8 @@ class TrainConfig:
             raise InputError("lr_schedule must be linear, cosine_onecycle or constant")
         if self.epochs < 1 or self.batch_size < 1:
             raise InputError("epochs and batch_size must be >= 1")
+        if self.keep_every < 0:
+            raise InputError("keep_every must be >= 0 (0: keep no per-epoch model files)")
         if not 0 <= self.val_fraction < 1:
             raise InputError("val_fraction must be in [0, 1)")
         if self.upsample not in ("deconv", "resize"):

@@ -5,6 +5,7 @@ A run folder holds::
     runs/NAME/
       config.yaml          the resolved configuration (preset < --config < options)
       model.safetensors    the generator + model card (at each checkpoint and at the end)
+      models/epoch_NNN.safetensors   every keep_every epochs (to pick one by held-out metrics)
       model_BtoA.safetensors   (CycleGAN: the reverse generator)
       checkpoint.pt        weights, optimisers, schedulers, epoch, RNG states, history
       samples/epoch_NNN.png    input | output | target for a few validation tiles
@@ -114,15 +115,26 @@ class Trainer:
                 record.update(self.validate(model.generator(), data.val, device, epoch + 1))
             history.append(record)
             self._plot_history(history)
-            if epoch + 1 == cfg.epochs or (epoch + 1) % cfg.checkpoint_every == 0:
+            keep = cfg.keep_every > 0 and (epoch + 1) % cfg.keep_every == 0
+            if keep or epoch + 1 == cfg.epochs or (epoch + 1) % cfg.checkpoint_every == 0:
                 elapsed = before + time.perf_counter() - t_start
                 self._checkpoint(ckpt, epoch + 1, model, scheds, history, elapsed)
                 self.save_models(model, data, history, elapsed, device)
+                if keep:
+                    self._keep_model(epoch + 1)
             if self.progress:
                 self.progress({"epoch_end": epoch + 1, "epochs": cfg.epochs, "metrics": record})
         with open(os.path.join(self.out, "history.json"), "w") as f:
             json.dump(history, f, indent=1)
         return history[-1] if history else {}
+
+    def _keep_model(self, epoch: int) -> None:
+        """Copy the model file just written to ``models/epoch_NNN.safetensors``."""
+        import shutil
+
+        kept = os.path.join(self.out, "models")
+        os.makedirs(kept, exist_ok=True)
+        shutil.copyfile(os.path.join(self.out, "model.safetensors"), os.path.join(kept, f"epoch_{epoch:03d}.safetensors"))
 
     def _restore(
         self, ckpt: str, model: GAN, scheds: dict[str, Any], device: torch.device
