@@ -59,6 +59,9 @@ class Scaling:
     params: dict[str, Any] = field(default_factory=dict)
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    #: :meth:`inverse` is ``a·y + b`` per band on [-1, 1] (clipped outside): it commutes with the
+    #: mosaic's weighted mean of network outputs (in [-1, 1]), which then un-scales each pixel once
+    affine_inverse: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         merged = {**self.defaults, **self.params}
@@ -144,6 +147,7 @@ class OpticalU8(Scaling):
 
     name: ClassVar[str] = "optical_u8"
     defaults: ClassVar[dict[str, Any]] = {}
+    affine_inverse: ClassVar[bool] = True
 
     def _forward(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
         return _to_unit(np.divide(x, 255.0, out=x))  # x: forward's private float copy
@@ -161,6 +165,7 @@ class OpticalReflectance(Scaling):
     ``clip=False`` stays linear beyond [-1, 1] (the identity model's lossless round trip)."""
 
     name: ClassVar[str] = "optical_reflectance"
+    affine_inverse: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {
         "mode": "fixed",
         "low": 0.0,
@@ -272,7 +277,11 @@ class SAR(Scaling):
             return 10.0 * np.log10(np.maximum(i, self.params["floor"]))
         return i
 
-    def _linear(self, i: np.ndarray) -> np.ndarray:
+    def _linear(self, x: np.ndarray) -> np.ndarray:
+        """Input units → the quantile method's linear value (no square-root round trip when equal)."""
+        if self.params["input"] == self.params["linear"]:
+            return x
+        i = self.intensity(x)
         return np.sqrt(np.maximum(i, 0.0)) if self.params["linear"] == "amplitude" else i
 
     def fit(self, data: np.ndarray, valid: np.ndarray | None = None) -> Scaling:
@@ -283,20 +292,21 @@ class SAR(Scaling):
             return detected.fit(data, valid) if detected.needs_fit else detected
         scales = []
         for b in range(data.shape[0]):
-            lin = self._linear(self.intensity(_valid_values(data, valid, b)))
+            lin = self._linear(_valid_values(data, valid, b))
             q = float(np.quantile(lin, self.params["quantile"]))
             scales.append(q if q > 0 else 1.0)
         return replace(self, params={**self.params, "scale": scales})
 
     def _forward(self, x: np.ndarray, aux: np.ndarray | None) -> np.ndarray:
         p = self.params
-        i = self.intensity(x)
         if p["method"] == "db":
+            i = self.intensity(x)
             db = 10.0 * np.log10(np.maximum(i, p["floor"])) + p["db_offset"]
             return _to_unit((db - p["db_min"]) / (p["db_max"] - p["db_min"]))
         if p["scale"] is None:
             raise InputError("sar quantile scaling is not fitted: call fit_source() on the scene first")
-        return _to_unit(self._linear(i) / _per_band(p["scale"], x.shape[0], x))
+        lin = self._linear(x)  # x: forward's private float copy, so lin may be divided in place
+        return _to_unit(np.divide(lin, _per_band(p["scale"], x.shape[0], x), out=lin))
 
     def _inverse(self, y: np.ndarray) -> np.ndarray:
         p = self.params

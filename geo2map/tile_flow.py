@@ -48,6 +48,9 @@ class TileFlow:
         self.progress = progress
         # on integers the identity model's scaling pair is exactly the identity: skip both halves
         self.lossless = card.task == "identity" and np.dtype(card.output_dtype).kind in "iu"
+        # an affine un-scaling commutes with blending: the mosaic applies it once per output pixel
+        # (``finish``) instead of to each of the tiles covering it (4 at half-tile overlap)
+        self.finish = None if self.lossless or not out_scaling.affine_inverse else self._unscale
         self.total = count_tiles(grid, max_stripe_width)
         self.counts = {"translated": 0, "skipped": 0}
         self._lock = threading.Lock()
@@ -73,6 +76,9 @@ class TileFlow:
             notes=notes,
         )
 
+    def _unscale(self, rows: np.ndarray) -> np.ndarray:
+        return self.out_scaling.inverse(rows, in_place=True)
+
     def _skipped(self, _: Tile) -> None:  # called from the reading thread
         with self._lock:
             self.counts["skipped"] += 1
@@ -86,8 +92,12 @@ class TileFlow:
 
     def _scaled(self, cols: list[int]) -> Iterator[tuple[tuple[Tile, np.ndarray | None], np.ndarray]]:
         halo, size = self.in_scaling.halo, self.grid.size
-        for tile, data, valid in iter_tiles(self.reader, self.grid, tile_cols=cols, halo=halo, on_skip=self._skipped):
-            x = data if self.lossless else self.in_scaling.forward(data, valid)
+        # a pointwise scaling runs once per source pixel, on each strip as it is read, instead of
+        # on each of the tiles covering the pixel (4 at half-tile overlap); the same values
+        per_strip = not self.lossless and not halo
+        reader: Any = _ScaledReader(self.reader, self.in_scaling) if per_strip else self.reader
+        for tile, data, valid in iter_tiles(reader, self.grid, tile_cols=cols, halo=halo, on_skip=self._skipped):
+            x = data if self.lossless or per_strip else self.in_scaling.forward(data, valid)
             if halo:
                 inner = (slice(None), slice(halo, halo + size), slice(halo, halo + size))
                 x = np.ascontiguousarray(x[inner])
@@ -96,9 +106,24 @@ class TileFlow:
 
     def tiles(self, columns: tuple[int, int]) -> TileStream:
         for (tile, valid), y in self.translator(self._scaled(self.grid.tiles_in_columns(*columns))):
-            yield tile, (y if self.lossless else self.out_scaling.inverse(y, in_place=True)), valid  # y: ours
+            raw = self.lossless or self.finish is not None
+            yield tile, (y if raw else self.out_scaling.inverse(y, in_place=True)), valid  # y: ours
             self.counts["translated"] += 1
             self.report()
         self.report()
         if columns[1] == self.grid.width and not self.counts["translated"] and self.card.task != "identity":
             raise InputError(f"{self.src} has no valid pixel (all nodata in the bands used): nothing to translate")
+
+
+class _ScaledReader:
+    """A reader (``read(window) -> (data, valid)``) whose data come through a pointwise scaling."""
+
+    def __init__(self, reader: Any, scaling: Scaling) -> None:
+        self.reader, self.scaling = reader, scaling
+
+    def __getattr__(self, name: str) -> Any:  # height, block_shape, row_origin, ...
+        return getattr(self.reader, name)
+
+    def read(self, window: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        data, valid = self.reader.read(window)
+        return self.scaling.forward(data, valid), valid

@@ -261,7 +261,9 @@ def _translate(
     spec, per_band = _output_spec(card, source, preset, creation_options, all_tags)
     grid, pads, margin, wide = canvas.grid, canvas.pads, canvas.margin, job.max_stripe_width
     flow = TileFlow(job.src, card, grid, canvas.reader, in_scaling, out_scaling, translator, job.progress, wide)
-    write_streamed(source, dst, spec, grid, flow.tiles, overwrite, job.blend, per_band, wide, pads, margin)
+    write_streamed(
+        source, dst, spec, grid, flow.tiles, overwrite, job.blend, per_band, wide, pads, margin, finish=flow.finish
+    )
     flow.report(flow.total)
     result = flow.result(dst, time.perf_counter() - t_start, translator, in_scaling, None, notes)
     result.scaling, result.output_tags = in_scaling, all_tags

@@ -224,3 +224,26 @@ def test_streaming_equals_a_whole_array_blend(dtype, blend, per_band) -> None:
     got = sink.out.astype(dtype)
     np.testing.assert_array_equal(np.where(ok, got, 0), np.where(ok, ref, 0))
     assert (sink.valid == ok.any(axis=0)).all()
+
+
+def test_torch_and_numpy_blending_kernels_agree() -> None:
+    """The mosaicker blends with torch's fused, multi-threaded kernels once torch is loaded and
+    with numpy's otherwise (the identity model loads no torch): the same sums to float32 rounding,
+    and read-only or mixed-dtype arrays stay on numpy."""
+    torch = pytest.importorskip("torch")
+    from geo2map.mosaic import kernels
+
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, (3, 40, 50)).astype(np.float32)
+    w = rng.uniform(0, 1, (40, 50)).astype(np.float32)
+    a = rng.uniform(0, 5, (3, 40, 50)).astype(np.float32)
+    b = a.copy()
+    kernels.add_product(a, x, w)  # torch (loaded)
+    assert kernels._torch(a, x, w) is torch
+    np.add(b, w * x, out=b)  # numpy
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    ro = w.copy()
+    ro.setflags(write=False)
+    assert kernels._torch(a, x, ro) is None and kernels._torch(a.astype(np.float64), x) is None
+    kernels.add_product(a, x, ro, np.empty_like(a))  # numpy, through the scratch buffer
+    np.testing.assert_allclose(a, b + w * x, rtol=1e-6, atol=1e-6)

@@ -148,3 +148,34 @@ def test_inverse_in_place_equals_a_copy_and_leaves_inputs_alone(name) -> None:
     frozen.setflags(write=False)  # a read-only array is never written
     np.testing.assert_array_equal(scaling.inverse(frozen, in_place=True), out)
     np.testing.assert_array_equal(frozen, kept)
+
+
+@pytest.mark.parametrize(
+    ("scaling", "affine"),
+    [
+        (get_scaling("optical_u8"), True),
+        (get_scaling("optical_reflectance", low=[100, 200, 300], high=[3000, 2500, 4000]), True),
+        (get_scaling("sar", input="amplitude", method="db"), False),  # dB → amplitude: not affine
+    ],
+)
+def test_affine_inverse_commutes_with_the_mosaics_weighted_mean(scaling, affine) -> None:
+    """Where ``affine_inverse`` is claimed, un-scaling the blend of tiles equals blending the
+    un-scaled tiles, so the mosaic may un-scale each output pixel once (a scaling that does not
+    claim it is un-scaled per tile, as always)."""
+    rng = np.random.default_rng(0)
+    tiles = rng.uniform(-1, 1, (4, 3 if scaling.name.startswith("optical") else 1, 8, 8)).astype(np.float32)
+    w = rng.uniform(0.1, 1, (4, 1, 8, 8)).astype(np.float32)
+    blend_then_unscale = scaling.inverse((w * tiles).sum(0) / w.sum(0))
+    unscale_then_blend = (w * np.stack([scaling.inverse(t) for t in tiles])).sum(0) / w.sum(0)
+    assert scaling.affine_inverse is affine
+    assert np.allclose(blend_then_unscale, unscale_then_blend, rtol=1e-5, atol=1e-3) is affine
+
+
+def test_sar_quantile_scaling_skips_the_square_root_round_trip_with_the_same_values() -> None:
+    """amplitude in, amplitude quantile (sar2rgb's card): x / q, as sqrt(x²) / q gave."""
+    x = np.random.default_rng(1).integers(0, 65535, (1, 64, 64)).astype(np.uint16)
+    s = get_scaling("sar", input="amplitude", method="quantile", linear="amplitude").fit(x)
+    lin = x.astype(np.float32)
+    want = np.clip(np.sqrt(np.square(lin)) / np.float32(s.params["scale"][0]), 0, 1) * 2 - 1
+    assert s.params["scale"][0] == pytest.approx(float(np.quantile(lin, 0.99)), rel=1e-6)
+    np.testing.assert_allclose(s.forward(x), want, rtol=0, atol=2e-7)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from geo2map.mosaic import kernels
 from geo2map.mosaic.blend import BlendMethod, blend_weights, is_winner_takes_all
 from geo2map.raster.tiling import Tile, TileGrid
 
@@ -48,6 +49,9 @@ class StreamingMosaic:
             :meth:`TileGrid.column_stripes`); tiles are clipped to them.
         margin: Tile-edge pixels that hardly count (see
             :func:`~geo2map.mosaic.blend.blend_weights`).
+        finish: Applied to each block of finished rows ``(bands, n, width)`` (float) before the
+            cast: a pointwise map that commutes with the weighted mean, e.g. an affine un-scaling
+            (:attr:`~geo2map.sensors.Scaling.affine_inverse`), done once per pixel instead of per tile.
     """
 
     def __init__(
@@ -62,13 +66,16 @@ class StreamingMosaic:
         fill: float | None = None,
         columns: tuple[int, int] | None = None,
         margin: int = 0,
+        finish: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.grid = grid
+        self.finish = finish
         self.count = count
         self.dtype = np.dtype(dtype)
         self.sink = sink
         self.winner = is_winner_takes_all(blend)
-        self.weights = blend_weights(blend, grid.size, grid.size, grid.overlap, margin)
+        # a private, writable copy: torch's kernels take no read-only arrays
+        self.weights = blend_weights(blend, grid.size, grid.size, grid.overlap, margin).copy()
         if fill is None:
             fill = np.nan if self.dtype.kind == "f" else 0
         self.fill = fill
@@ -124,8 +131,6 @@ class StreamingMosaic:
             wt = wt * v  # (h, w) or (bands, h, w)
             if wt.ndim == 3 and self._den.shape[0] == 1:
                 wt = wt.min(axis=0, keepdims=True)  # a pixel counts only if all bands are valid
-        if not self.winner:
-            vals = self._weighted(vals, wt)
         for buf, part in self._ring(h):
             num, den = self._num[:, buf, cols], self._den[:, buf, cols]
             w_part = wt[..., part, :]
@@ -134,17 +139,15 @@ class StreamingMosaic:
                 np.copyto(num, vals[:, part], where=better, casting="unsafe")
                 np.maximum(den, w_part, out=den)
             else:
-                num += vals[:, part]
-                den += w_part
+                kernels.add_product(num, vals[:, part], w_part, self._scratch_for(num.dtype, num.shape))
+                kernels.add(den, w_part)
 
-    def _weighted(self, vals: np.ndarray, wt: np.ndarray) -> np.ndarray:
-        """``wt * vals`` (in the dtype numpy gives it) in a reused buffer."""
-        dtype = np.result_type(vals.dtype, wt.dtype)
+    def _scratch_for(self, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+        """A reused buffer of ``shape`` (at most a tile's) for numpy's ``w·x``."""
         scratch = self._scratch.get(dtype)
         if scratch is None:
             scratch = self._scratch[dtype] = np.empty((self.count, self.grid.size, self.grid.size), dtype)
-        out = scratch[:, : vals.shape[1], : vals.shape[2]]
-        return np.multiply(wt, vals, out=out)
+        return scratch[: shape[0], : shape[1], : shape[2]]
 
     def _ring(self, n: int) -> list[tuple[slice, slice]]:
         """The first ``n`` rows from the top as (buffer rows, rows counted from the top): one or two runs."""
@@ -166,19 +169,23 @@ class StreamingMosaic:
         shape = (self.count, n, self._num.shape[2])
         out = np.empty(shape, dtype=self._num.dtype)
         valid = np.empty((self._den.shape[0], *shape[1:]), dtype=bool)
+        complete = True
         for buf, part in self._ring(n):
             num, den, o = self._num[:, buf], self._den[:, buf], out[:, part]
             ok = np.greater(den, 0, out=valid[:, part])
             if self.winner:
                 np.copyto(o, num)
-                np.copyto(o, self.fill, where=~ok)
             elif ok.all():
-                np.divide(num, den, out=o)
+                kernels.divide(num, den, out=o)
             else:
-                o[...] = self.fill
+                complete = False
+                o[...] = 0
                 np.divide(num, den, out=o, where=ok)
-            num[...] = 0
-            den[...] = 0
+            kernels.zero(num, den)
+        if self.finish is not None:
+            out = np.asarray(self.finish(out), dtype=out.dtype)
+        if self.winner or not complete:
+            np.copyto(out, self.fill, where=~valid)
         self.sink(self._top, self.c0, _cast(out, self.dtype), valid)
         self._base = (self._base + n) % self._num.shape[1]
         self._top += n

@@ -43,8 +43,10 @@ def stream_mosaic(
     per_band: bool = False,
     max_stripe_width: int = 8192,
     margin: int = 0,
+    finish: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> None:
-    """Blend the tiles ``tiles(columns)`` yields for each column stripe and send rows to ``sink``.
+    """Blend the tiles ``tiles(columns)`` yields for each column stripe and send rows to ``sink``
+    (``finish``: see :class:`StreamingMosaic`).
 
     Scenes wider than ``max_stripe_width`` are built in vertical stripes (see
     :meth:`TileGrid.column_stripes`) so the accumulator's memory does not grow with
@@ -62,6 +64,7 @@ def stream_mosaic(
             fill=spec.nodata,
             columns=columns,
             margin=margin,
+            finish=finish,
         )
         for tile, data, valid in tiles(columns):
             mosaic.add(tile, data, valid)
@@ -134,6 +137,7 @@ def write_streamed(
     max_stripe_width: int,
     pads: Pads | None = None,
     margin: int = 0,
+    finish: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> None:
     """:func:`stream_mosaic` into ``dst`` (atomically), rows compressed in a background thread,
     GDAL's block cache sized to a stripe of ``source``. With ``pads``, ``grid`` lies on a
@@ -154,4 +158,5 @@ def write_streamed(
             per_band=per_band,
             max_stripe_width=max_stripe_width,
             margin=margin,
+            finish=finish,
         )

@@ -134,7 +134,8 @@ class Trainer:
 
         kept = os.path.join(self.out, "models")
         os.makedirs(kept, exist_ok=True)
-        shutil.copyfile(os.path.join(self.out, "model.safetensors"), os.path.join(kept, f"epoch_{epoch:03d}.safetensors"))
+        name = f"epoch_{epoch:03d}.safetensors"
+        shutil.copyfile(os.path.join(self.out, "model.safetensors"), os.path.join(kept, name))
 
     def _restore(
         self, ckpt: str, model: GAN, scheds: dict[str, Any], device: torch.device
