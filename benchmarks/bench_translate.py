@@ -137,7 +137,7 @@ def bench_one(args: argparse.Namespace, work: Path, model: str, label: str) -> d
     e2e_s, rss, net_s = [], [], []
     for _ in range(args.repeat):
         e2e = [str(scene), str(work / "out.tif"), model, args.device, args.precision, str(args.batch_size)]
-        e2e.append("cog" if args.cog else "deflate")
+        e2e.append("cog" if args.cog else args.preset)
         wall, peak, out = run_capture([sys.executable, "-c", _E2E, *e2e])  # wall includes process start
         info = json.loads(out.strip().splitlines()[-1])
         e2e_s.append(wall)
@@ -194,6 +194,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=8000, help="scene width in pixels (square unless --height)")
     ap.add_argument("--height", type=int, default=None, help="scene height (full IW GRD: 25000 x 16000)")
     ap.add_argument("--cog", action="store_true", help="write a Cloud-Optimized GeoTIFF (default: tiled DEFLATE)")
+    ap.add_argument("--preset", default="deflate", choices=["deflate", "zstd", "cog"], help="output preset")
     ap.add_argument("--model", default="sar2rgb", help="a built-in name or model file (default: sar2rgb)")
     ap.add_argument("--archs", nargs="+", default=None, help="instead: generators of random weights at --ngf")
     ap.add_argument("--ngf", type=int, default=16, help="with --archs (16: the built-ins' width)")

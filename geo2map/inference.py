@@ -346,7 +346,8 @@ class Translator:
                     y = self.net(xt)
             else:
                 y = self.net(xt)
-            y = y.float()
+            # one copy: bf16 channels-last → float32 NCHW (``.float()`` then ``.contiguous()`` made two)
+            y = y.to(dtype=torch.float32, memory_format=torch.contiguous_format)
             if not cuda:
                 return y, None
             host = torch.empty(y.shape, dtype=torch.float32, pin_memory=True)
