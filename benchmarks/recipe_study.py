@@ -53,6 +53,10 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
         "resize-conv decoder, zero padding, half-tile overlap (the shipped U-Net-256's padding and tiling)",
         {"generator": "unet_256", "upsample": "resize", "padding": "zeros", "overlap": 128},
     ),
+    "projected": (
+        "the shipped transposed-conv sar2rgb, its decoder projected onto resize-convs, fine-tuned (init_from)",
+        {"generator": "unet_256", "upsample": "resize", "padding": "zeros", "overlap": 128, "init_from": "sar2rgb"},
+    ),
     "bounded": (
         "+ bounded receptive field (U-Net-32, 158 px)",
         {"generator": "unet_32", "upsample": "resize", "padding": "reflect"},
@@ -107,8 +111,9 @@ def train_command(task: str, recipe: str, args: argparse.Namespace) -> list[str]
     for key in ("generator", "preset", "ngf", "upsample", "padding"):
         if key in opts:
             cmd += [f"--{key}", str(opts[key])]
-    if "overlap" in opts:
-        cmd += ["--set", f"overlap={opts['overlap']}"]
+    for key in ("overlap", "init_from"):
+        if key in opts:
+            cmd += ["--set", f"{key}={opts[key]}"]
     return cmd
 
 

@@ -63,6 +63,13 @@ def _parse_sets(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--upsample", type=click.Choice(["deconv", "resize"]), default=None, help="Decoder up-sampling.")
 @click.option("--padding", type=click.Choice(["zeros", "reflect"]), default=None, help="Convolution padding.")
 @click.option("--ngf", type=click.IntRange(min=1), default=None)
+@click.option(
+    "--init-from",
+    default=None,
+    metavar="MODEL",
+    help="Fine-tune: start the generator from a built-in or model file of the same architecture "
+    "(a deconv model can start a --upsample resize training: its decoder is projected).",
+)
 @click.option("--gan-mode", type=click.Choice(["vanilla", "lsgan", "hinge"]), default=None)
 @click.option("--crop-size", type=click.IntRange(min=8), default=None, help="Training tile size.")
 @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default=None, help="For A|B images.")
@@ -90,6 +97,7 @@ def train(
     upsample: str | None,
     padding: str | None,
     ngf: int | None,
+    init_from: str | None,
     gan_mode: str | None,
     crop_size: int | None,
     direction: str | None,
@@ -113,6 +121,7 @@ def train(
         "upsample": upsample,
         "padding": padding,
         "ngf": ngf,
+        "init_from": init_from,
         "gan_mode": gan_mode,
         "crop_size": crop_size,
         "direction": direction,

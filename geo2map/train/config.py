@@ -68,6 +68,7 @@ class TrainConfig:
     padding: Literal["zeros", "reflect"] = "zeros"
     num_d: int = 1  # multi-scale discriminator: 1-3 scales
     inference_mode: Literal["eval", "train"] = "eval"
+    init_from: str | None = None  # a model (built-in name or file) whose generator starts G: fine-tuning
     # losses
     gan_mode: Literal["vanilla", "lsgan", "hinge"] = "vanilla"
     lambda_l1: float = 100.0

@@ -46,6 +46,11 @@ class _Base:
         self.gan = GANLoss(cfg.gan_mode, cfg.label_smoothing).to(device)
         self.scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
         self._build(cfg, in_bands, out_bands)
+        self.init_record: dict[str, Any] | None = None  # what init_from loaded, for the card
+        if cfg.init_from:
+            from geo2map.train.init_from import load_initial_generator
+
+            self.init_record = load_initial_generator(self.generator(), cfg, in_bands, out_bands)
 
     def _build(self, cfg: TrainConfig, in_bands: int, out_bands: int) -> None:
         """Create the networks and optimisers (each GAN's own)."""
@@ -95,6 +100,10 @@ class _Base:
         self.scaler.scale(loss).backward()
         self.scaler.step(opt)
         self.scaler.update()
+
+    def generator(self) -> nn.Module:
+        """The A→B generator (the one that goes into the model file)."""
+        raise NotImplementedError
 
     def train(self, flag: bool = True) -> None:
         for net in self.nets.values():

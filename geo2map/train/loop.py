@@ -322,6 +322,8 @@ class Trainer:
             "lr_d": cfg.lr_d,
             "batch_size": cfg.batch_size,
         }
+        if model.init_record:  # fine-tuned: what it started from
+            training["init_from"] = model.init_record
         if getattr(tr, "pixel_size_m", None):  # georeferenced training data: translate checks scenes against it
             training["pixel_size_m"] = round(float(tr.pixel_size_m), 4)
 

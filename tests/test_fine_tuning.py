@@ -1,0 +1,144 @@
+"""Transposed convolutions projected onto resize-convolutions, and fine-tuning from a model file (init_from)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_train import _tiny
+
+from geo2map.artefacts import checker_ratio
+from geo2map.errors import InputError
+from geo2map.models.networks import build_generator
+from geo2map.models.networks.common import ResizeConv
+from geo2map.models.package import load_model
+from geo2map.models.resize_projection import _RESIZE, deconv_to_resize_kernel, project_generator_state
+from geo2map.train.loop import Trainer
+
+
+def _tie(net: torch.nn.Module, seed: int = 0) -> None:
+    """Give every 4x4 transposed conv of ``net`` the taps of a random 3x3 resize-conv kernel."""
+    g = torch.Generator().manual_seed(seed)
+    for m in net.modules():
+        if isinstance(m, torch.nn.ConvTranspose2d):
+            i, o = m.weight.shape[:2]
+            k = torch.randn(o, i, 3, 3, generator=g, dtype=torch.float64) * 0.1
+            taps = np.einsum("ks,oist,lt->iokl", _RESIZE, k.numpy(), _RESIZE)
+            m.weight.data = torch.from_numpy(taps).float()
+
+
+def test_a_resize_convolution_is_a_transposed_convolution_with_tied_phases() -> None:
+    """Nearest x2 + 3x3 conv equals the 4x4 stride-2 transposed conv with taps A K Aᵀ, and the
+    projection gives K back."""
+    torch.manual_seed(0)
+    rc = ResizeConv(5, 7, True).double()
+    k = rc.conv.weight.detach().numpy()
+    dc = torch.nn.ConvTranspose2d(5, 7, 4, 2, 1).double()
+    dc.weight.data = torch.from_numpy(np.einsum("ks,oist,lt->iokl", _RESIZE, k, _RESIZE))
+    dc.bias.data = rc.conv.bias.detach().clone()
+    x = torch.randn(2, 5, 9, 11, dtype=torch.float64)
+    assert torch.allclose(dc(x), rc(x), atol=1e-12)
+    np.testing.assert_allclose(deconv_to_resize_kernel(dc.weight.detach().numpy()), k, atol=1e-12)
+
+
+def test_the_projection_is_the_least_squares_nearest_resize_kernel() -> None:
+    """The residual W - A K Aᵀ of any transposed conv is orthogonal to every resize kernel's taps."""
+    w = np.random.default_rng(0).normal(size=(3, 4, 4, 4))
+    k = deconv_to_resize_kernel(w)
+    residual = w - np.einsum("ks,oist,lt->iokl", _RESIZE, k, _RESIZE)
+    basis = np.eye(9).reshape(9, 3, 3)
+    for b in basis:  # <residual, A b Aᵀ> = 0 for each basis kernel b
+        taps = _RESIZE @ b @ _RESIZE.T
+        assert np.abs(np.einsum("iokl,kl->io", residual, taps)).max() < 1e-10
+    # a 3x3 transposed conv (the ResNet decoder's) projects too
+    assert deconv_to_resize_kernel(np.ones((2, 3, 3, 3))).shape == (3, 2, 3, 3)
+
+
+def test_a_whole_unet_converts_exactly_and_a_real_one_loses_its_checkerboard() -> None:
+    deconv = build_generator("unet_256", 1, 3, ngf=4, dropout=True).eval()
+    _tie(deconv)
+    resize = build_generator("unet_256", 1, 3, ngf=4, dropout=True, upsample="resize").eval()
+    resize.load_state_dict(project_generator_state(deconv.state_dict(), resize))
+    x = torch.randn(1, 1, 256, 256, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(deconv(x), resize(x), atol=1e-5)
+
+
+def test_the_shipped_sar2rgb_projected_keeps_its_picture_and_loses_its_checkerboard(tmp_path: Path) -> None:
+    """The shipped transposed-conv sar2rgb, projected and translated through the real pipeline on
+    the bundled SEN12 scene: checkerboard gone, the same colours (no training involved)."""
+    import dataclasses
+
+    import rasterio
+    from conftest import DATA
+
+    from geo2map.models.package import save_model
+    from geo2map.translate import translate_raster
+
+    shipped = load_model("sar2rgb")
+    a = dataclasses.replace(shipped.card.architecture, upsample="resize")
+    projected = build_generator(a.generator, a.in_bands, a.out_bands, ngf=a.ngf, dropout=a.dropout, init=None,
+                                upsample="resize")  # fmt: skip
+    projected.load_state_dict(project_generator_state(shipped.generator.state_dict(), projected))
+    path = save_model(tmp_path / "p.safetensors", projected, dataclasses.replace(shipped.card, architecture=a))
+    out = {}
+    for name, model in (("shipped", "sar2rgb"), ("projected", path)):
+        translate_raster(DATA / "s1_vh_sen12_059.tif", tmp_path / f"{name}.tif", model, precision="fp32")
+        with rasterio.open(tmp_path / f"{name}.tif") as d:
+            out[name] = d.read().astype(np.float64)
+    before, after = checker_ratio(out["shipped"]), checker_ratio(out["projected"])
+    assert before > 20 and after < 2, (before, after)
+    means = [o.mean(axis=(1, 2)) for o in out.values()]
+    assert np.abs(means[0] - means[1]).max() < 20, means  # the same picture, not another one
+    assert np.corrcoef(out["shipped"].ravel(), out["projected"].ravel())[0, 1] > 0.9
+
+
+def _deconv_model(tmp_path: Path) -> Path:
+    """A tiny trained transposed-conv U-Net model file on the bundled BigEarthNet pairs."""
+    cfg = _tiny(tmp_path, generator="unet_32", norm="batch", dropout=False, crop_size=64, tile_size=64, epochs=1)
+    Trainer(cfg, tmp_path / "source").fit()
+    return tmp_path / "source" / "model.safetensors"
+
+
+def test_init_from_starts_the_generator_from_a_model_file(tmp_path: Path) -> None:
+    source = _deconv_model(tmp_path)
+    cfg = _tiny(tmp_path, generator="unet_32", norm="batch", dropout=False, crop_size=64, tile_size=64,
+                upsample="resize", init_from=str(source), epochs=1)  # fmt: skip
+    from geo2map.train.gans import Pix2Pix
+
+    model = Pix2Pix(cfg, 2, 3, torch.device("cpu"))
+    src = load_model(source).generator
+    expected = project_generator_state(src.state_dict(), model.generator())
+    for key, value in model.generator().state_dict().items():
+        assert torch.equal(value, expected[key]), key
+    assert model.init_record and model.init_record["projected_to_resize"] is True
+    Trainer(cfg, tmp_path / "tuned").fit()
+    card = load_model(tmp_path / "tuned" / "model.safetensors").card
+    assert card.architecture.upsample == "resize"
+    assert card.training["init_from"]["upsample"] == "deconv" and card.training["init_from"]["path"] == str(source)
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"ngf": 16}, "its ngf is 8, this training's 16"),
+        ({"generator": "unet_64"}, "its generator is unet_32"),
+        ({"padding": "reflect"}, "its padding is zeros"),
+    ],
+)
+def test_init_from_refuses_a_model_that_does_not_fit(tmp_path: Path, change, match) -> None:
+    source = _deconv_model(tmp_path)
+    opts = dict(generator="unet_32", norm="batch", dropout=False, crop_size=64, tile_size=64, init_from=str(source))
+    with pytest.raises(InputError, match=match):
+        Trainer(_tiny(tmp_path, **{**opts, **change}), tmp_path / "r").fit()
+    assert not (tmp_path / "r").exists()
+    resized = _tiny(tmp_path, **{**opts, "upsample": "resize"})
+    back = Trainer(resized, tmp_path / "resized")
+    back.fit()
+    with pytest.raises(InputError, match="only deconv -> resize converts"):  # resize -> deconv cannot
+        Trainer(_tiny(tmp_path, **{**opts, "init_from": str(tmp_path / "resized" / "model.safetensors")}),
+                tmp_path / "r2").fit()  # fmt: skip
+    with pytest.raises(InputError, match="init_from=nowhere.safetensors"):
+        Trainer(_tiny(tmp_path, **{**opts, "init_from": "nowhere.safetensors"}), tmp_path / "r3").fit()
