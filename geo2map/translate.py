@@ -39,7 +39,7 @@ from geo2map.mosaic.stream import write_streamed
 from geo2map.progress import Progress
 from geo2map.raster.open import RasterSource
 from geo2map.raster.output_policy import output_masking, spec_for
-from geo2map.raster.padding import Pads, ReflectPadded, fit_tile, padded_grid, scene_context
+from geo2map.raster.padding import Pads, ReflectPadded, fit_tile, grid_anchor, padded_grid, scene_context
 from geo2map.raster.resampled import resampled_view, write_back_onto
 from geo2map.raster.safety import check_raster_output, check_side_output
 from geo2map.raster.tiling import TileGrid
@@ -314,11 +314,12 @@ def _output_tags(
     """The output's metadata: version, model, tiling and the scaling fitted on the scene."""
     card, grid = loaded.card, canvas.grid
     tiling = {"size": grid.size, "overlap": grid.overlap, "blend": blend if isinstance(blend, str) else "custom"}
+    context = {"border_pad": canvas.pad, "blend_margin": canvas.margin, "anchor": canvas.anchor}
     return {
         "GEO2MAP_VERSION": __version__,
         "GEO2MAP_MODEL": card.name or os.path.basename(loaded.path),
         "GEO2MAP_TASK": card.task,
-        "GEO2MAP_TILES": json.dumps({**tiling, "border_pad": canvas.pad, "blend_margin": canvas.margin}),
+        "GEO2MAP_TILES": json.dumps({**tiling, **context}),
         "GEO2MAP_INPUT_SCALING": json.dumps(in_scaling.to_dict()),
         **(tags or {}),
     }
@@ -333,9 +334,10 @@ class _Canvas:
         self.pad, self.margin = scene_context(card, size, overlap)
         self.pads: Pads | None = None
         self.reader: RasterSource | ReflectPadded = source
+        self.anchor = grid_anchor(card, size, overlap) if self.pad else 1
         if self.pad:
             self.grid, self.pads = padded_grid(
-                source.width, source.height, size, overlap, self.pad, source.transform, source.crs
+                source.width, source.height, size, overlap, self.pad, source.transform, source.crs, self.anchor
             )
             self.reader = ReflectPadded(source, self.pads)
         else:

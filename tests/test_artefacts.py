@@ -3,6 +3,7 @@ independence, and the artefact metrics that measure them."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -143,20 +144,63 @@ def test_scene_border_sees_reflected_context_not_zeros(tmp_path: Path) -> None:
     assert np.abs(out - ref)[:, ring].max() <= 1  # no frame: the border is computed as the interior is
 
 
-def test_a_crop_at_a_stride_multiple_matches_the_whole_scene_beyond_the_receptive_field(tmp_path: Path) -> None:
+def _crop(tmp: Path, src: Path, r: int, c: int, h: int, w: int) -> Path:
+    """A window of ``src`` written as a GeoTIFF of its own (its own transform), as gdal_translate -srcwin does."""
+    with rasterio.open(src) as ds:
+        profile = {**ds.profile, "width": w, "height": h, "transform": ds.window_transform(((r, r + h), (c, c + w)))}
+        for key in ("blockxsize", "blockysize", "tiled"):
+            profile.pop(key, None)
+        crop = ds.read(window=((r, r + h), (c, c + w)))
+    with rasterio.open(tmp / "crop.tif", "w", **profile) as ds:
+        ds.write(crop)
+    return tmp / "crop.tif"
+
+
+def test_a_crop_at_any_offset_matches_the_whole_scene_beyond_the_receptive_field(tmp_path: Path) -> None:
+    """Tiles are anchored to the CRS's pixel lattice: a crop at odd offsets is cut at the same stride phase."""
     model = _bounded_model(tmp_path / "m.safetensors")
     whole = _translate(tmp_path, S2, model, "whole")
-    r, c, h, w = 64, 96, 512, 480  # multiples of 32
-    with rasterio.open(S2) as ds:
-        profile = {**ds.profile, "width": w, "height": h, "transform": ds.window_transform(((r, r + h), (c, c + w)))}
-        crop = ds.read(window=((r, r + h), (c, c + w)))
-    with rasterio.open(tmp_path / "crop.tif", "w", **profile) as ds:
-        ds.write(crop)
-    alone = _translate(tmp_path, tmp_path / "crop.tif", model, "alone")
+    r, c, h, w = 61, 93, 509, 483
+    alone = _translate(tmp_path, _crop(tmp_path, S2, r, c, h, w), model, "alone")
     m = 80  # half the receptive field, rounded up
     diff = np.abs(alone - whole[:, r : r + h, c : c + w])
     assert diff[:, m:-m, m:-m].max() <= 1
     assert diff[:, :16].mean() > diff[:, m:-m, m:-m].mean()  # near the crop's edge the context differs
+
+
+class _PerTile(nn.Module):
+    """Each tile's output depends on the whole tile (instance norm): the U-Net-256 case, exaggerated."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(0.5 * nn.functional.instance_norm(x))
+
+
+def test_a_crop_of_a_whole_tile_model_matches_the_whole_scene_where_its_tiles_are_the_same(tmp_path: Path) -> None:
+    """A model whose every pixel depends on its whole tile: the crop's tiles coincide with the scene's
+    (anchored at multiples of the stride), so pixels whose tiles all lie inside the crop are the same."""
+    from geo2map.models.package import LoadedModel
+
+    card = load_model(_bounded_model(tmp_path / "m.safetensors", tile=128, overlap=32)).card
+    card = dataclasses.replace(card, architecture=dataclasses.replace(card.architecture, norm="instance"))
+    assert not card.grid_independent
+    model = LoadedModel(card, _PerTile(), "per-tile")
+    whole = _translate(tmp_path, S2, model, "whole")
+    r, c, h, w = 61, 93, 509, 483
+    alone = _translate(tmp_path, _crop(tmp_path, S2, r, c, h, w), model, "alone")
+    diff = np.abs(alone - whole[:, r : r + h, c : c + w])
+    deep = 128 + 96  # a tile and a stride from the crop's edge: every tile covering the pixel is inside
+    assert diff[:, deep:-deep, deep:-deep].max() <= 1
+    assert diff.mean() > 1  # elsewhere the crop's edge changes the tiles (a real test of the model)
+
+
+def test_grid_origin_is_the_transform_origin_in_pixels() -> None:
+    from rasterio.transform import Affine
+
+    from geo2map.raster.padding import grid_origin
+
+    assert grid_origin(Affine(10, 0, 500000, 0, -10, 4200000)) == (50000, -420000)
+    assert grid_origin(Affine(10, 0, 500020, 0, -10, 4199960)) == (50002, -419996)
+    assert grid_origin(Affine(10, 1, 500000, 1, -10, 4200000)) is None  # rotated: not anchored
 
 
 def test_nodata_stays_nodata_and_never_leaks_in(tmp_path: Path) -> None:

@@ -169,6 +169,7 @@ def test_tiny_model_on_landsat_keeps_georeference_and_nodata(tmp_path: Path, tin
         "blend": "cosine",
         "border_pad": 8,  # the scene is reflection-padded by half the overlap
         "blend_margin": 0,  # instance norm: per-tile statistics, no grid independence
+        "anchor": 48,  # tiles start on multiples of the stride of the CRS's pixel lattice
     }
     assert ql.stat().st_size > 10_000
 
@@ -236,8 +237,10 @@ def _seams(src: Path, dst: Path, model, size: int, overlap: int, **options) -> d
     for blend in ("cosine", "none"):
         translate_raster(src, dst, model, blend=blend, overlap=overlap, overwrite=True, **options)
         with rasterio.open(dst) as o:
-            pad = json.loads(o.tags()["GEO2MAP_TILES"])["border_pad"]  # tiles lie on a reflection-padded canvas
-            grid, pads = padded_grid(o.width, o.height, size, overlap, pad, o.transform, o.crs)
+            tiles = json.loads(o.tags()["GEO2MAP_TILES"])  # tiles lie on a reflection-padded canvas
+            grid, pads = padded_grid(
+                o.width, o.height, size, overlap, tiles["border_pad"], o.transform, o.crs, tiles["anchor"]
+            )
             metric[blend] = seam_metric(
                 o.read().astype(float), grid, o.dataset_mask() > 0, origin=(pads.top, pads.left)
             )
@@ -251,7 +254,8 @@ def test_cosine_blend_hides_seams_of_a_per_tile_model(tmp_path: Path, grd_model:
         input_scaling={"name": "optical_u8", "params": {}} if src == RGB else load_model(grd_model).card.input_scaling,
     )
     metric = _seams(src, tmp_path / "out.tif", LoadedModel(card, _PerTileContrast(), "per-tile"), 64, 16, **options)
-    assert metric["cosine"] <= 1.05, metric
+    # Landsat: 1.006-1.064 as the grid's phase moves across the scene (measured at 7 phases)
+    assert metric["cosine"] <= 1.08, metric
     assert metric["none"] >= 1.3, metric  # measured 1.5 (GRD) and 2.0 (Landsat)
 
 

@@ -48,22 +48,55 @@ class Pads:
     bottom: int
 
 
-def _far_pad(length: int, near: int, size: int, stride: int) -> int:
-    """Pad after the scene so the canvas is exactly covered by tiles ``stride`` apart (or one tile)."""
-    canvas = length + 2 * near
+def _far_pad(length: int, near: int, size: int, stride: int, after: int) -> int:
+    """Pad after the scene (at least ``after``) so the canvas is exactly covered by tiles ``stride`` apart
+    (or one tile)."""
+    canvas = length + near + after
     if canvas <= size:
         return size - length - near
-    extra = (-(canvas - size)) % stride
-    return near + extra
+    return after + (-(canvas - size)) % stride
+
+
+def grid_origin(transform: Affine) -> tuple[int, int] | None:
+    """``(column, row)`` of the scene's first pixel on the lattice of its CRS's pixel grid
+    (the transform's origin in pixels), or None for a rotated or sheared transform.
+
+    Crops of one raster (``gdal_translate -srcwin``, a window written with its own
+    transform) share that lattice: their origins differ by whole pixels."""
+    if transform.b or transform.d or not transform.a or not transform.e:
+        return None
+    return int(np.floor(transform.c / transform.a + 0.5)), int(np.floor(transform.f / transform.e + 0.5))
+
+
+def _near_pad(pad: int, origin: int | None, period: int) -> int:
+    """At least ``pad``, and such that tiles start on multiples of ``period`` of the CRS's pixel lattice."""
+    if origin is None or period <= 1:
+        return pad
+    return pad + (origin - pad) % period
 
 
 def padded_grid(
-    width: int, height: int, size: int, overlap: int, pad: int, transform: Affine, crs: Any
+    width: int,
+    height: int,
+    size: int,
+    overlap: int,
+    pad: int,
+    transform: Affine,
+    crs: Any,
+    anchor: int = 1,
 ) -> tuple[TileGrid, Pads]:
-    """A grid over the scene padded by ``pad`` px (more after the scene, to fit whole strides)."""
+    """A grid over the scene padded by at least ``pad`` px (more after the scene, to fit whole strides).
+
+    With ``anchor`` > 1 the padding before the scene grows (by less than ``anchor``) until
+    tiles start on multiples of ``anchor`` of the CRS's pixel lattice (:func:`grid_origin`):
+    a crop of a scene is then cut into the same tiles as the scene where they overlap,
+    so its pixels away from the crop's edge come out as in the whole scene's translation.
+    """
     stride = size - overlap
-    pads = Pads(pad, pad, _far_pad(width, pad, size, stride), _far_pad(height, pad, size, stride))
-    canvas_transform = transform * Affine.translation(-pad, -pad)
+    origin = grid_origin(transform) or (None, None)
+    left, top = _near_pad(pad, origin[0], anchor), _near_pad(pad, origin[1], anchor)
+    pads = Pads(left, top, _far_pad(width, left, size, stride, pad), _far_pad(height, top, size, stride, pad))
+    canvas_transform = transform * Affine.translation(-left, -top)
     grid = TileGrid(
         width + pads.left + pads.right,
         height + pads.top + pads.bottom,
@@ -74,6 +107,22 @@ def padded_grid(
         stripe_origin=pads.left,
     )
     return grid, pads
+
+
+def grid_anchor(card: ModelCard, size: int, overlap: int) -> int:
+    """The lattice period tiles start on (:func:`padded_grid`'s ``anchor``).
+
+    A grid-independent model needs only the network's stride phase to agree (its
+    multiple, 32 for U-Net-32): blending already ignores what the tile edges saw. Any
+    other model sees whole tiles, so tiles must coincide: the tile stride.
+    """
+    if card.task == "identity":
+        return 1
+    if card.grid_independent:
+        from geo2map.models.architectures import generator_multiple
+
+        return generator_multiple(card.architecture.generator)
+    return size - overlap
 
 
 def scene_context(card: ModelCard, size: int, overlap: int) -> tuple[int, int]:
