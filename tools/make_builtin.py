@@ -44,6 +44,15 @@ BOUNDED_NOTE = (
     "resize-convolution leaves no checkerboard."
 )
 
+#: Why a U-Net-256 with resize-convolution started from the transposed-conv model (then a line of its own)
+PROJECTED_NOTE = (
+    "U-Net-256 at ngf 16 with a resize-convolution decoder (nearest x2, then 3x3 conv): 2.4 M parameters, "
+    "4.9 MB in fp16. It started from the transposed-conv U-Net-256 that shipped before (training.init_from), "
+    "its decoder projected onto the least-squares nearest resize-convolutions (which drops the checkerboard, "
+    "geo2map.models.resize_projection), then was fine-tuned. Trained from scratch at this budget, resize-conv "
+    "U-Nets lost the dark sea (docs/models.md); the whole-tile receptive field keeps the context SAR needs."
+)
+
 #: What all three cards share: 8-bit output and half-tile overlap (see above)
 COMMON: dict = {"output_scaling": {"name": "optical_u8", "params": {}}, "output_dtype": "uint8"}
 #: the overlap for U-Net-256 built-ins (see above); a bounded-receptive-field model keeps the tiling its
@@ -152,8 +161,9 @@ def main() -> None:
 
     m = load_model(args.run if args.run.endswith(".safetensors") else os.path.join(args.run, "model.safetensors"))
     spec = {**COMMON, **BUILTIN_CARDS[args.name]}
-    bounded = m.card.grid_independent
-    note = f"{BOUNDED_NOTE if bounded else SIZE_NOTE} {spec.pop('architecture_note')}"
+    projected = (m.card.training.get("init_from") or {}).get("projected_to_resize")
+    base = BOUNDED_NOTE if m.card.grid_independent else PROJECTED_NOTE if projected else SIZE_NOTE
+    note = f"{base} {spec.pop('architecture_note')}"
     pixel = spec.pop("pixel_size_m", None)
     data_licence = spec.pop("data_licence")
     training = {**m.card.training, "data_licence": data_licence, "architecture_choice": note}

@@ -39,6 +39,21 @@ def _mismatch(card: Any, cfg: TrainConfig, in_bands: int, out_bands: int) -> str
     return None
 
 
+def _budget(training: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(iterations, images seen) of the model's training: as recorded, or from its epochs, batch size
+    and training samples for cards that predate recording them (whole batches, no per-epoch cap)."""
+    if training.get("iterations"):
+        return training["iterations"], training.get("images_seen")
+    try:
+        from geo2map.train.config import steps_per_epoch
+
+        batch = int(training["batch_size"])
+        iterations = int(training["epochs"]) * steps_per_epoch(int(training["train_samples"]), batch)
+    except (KeyError, TypeError, ValueError):
+        return None, None
+    return iterations, iterations * batch
+
+
 def load_initial_generator(net: nn.Module, cfg: TrainConfig, in_bands: int, out_bands: int) -> dict[str, Any]:
     """Load ``cfg.init_from``'s generator weights into ``net``; returns what the card records.
 
@@ -64,11 +79,12 @@ def load_initial_generator(net: nn.Module, cfg: TrainConfig, in_bands: int, out_
     if projected:
         state = project_generator_state(state, net)
     net.load_state_dict(state)
+    iterations, images = _budget(card.training)
     return {
         "model": card.name or ref,
         "path": ref,
-        "images_seen": card.training.get("images_seen"),
-        "iterations": card.training.get("iterations"),
+        "images_seen": images,
+        "iterations": iterations,
         "upsample": card.architecture.upsample,
         "projected_to_resize": projected,
     }

@@ -142,3 +142,47 @@ def test_init_from_refuses_a_model_that_does_not_fit(tmp_path: Path, change, mat
                 tmp_path / "r2").fit()  # fmt: skip
     with pytest.raises(InputError, match="init_from=nowhere.safetensors"):
         Trainer(_tiny(tmp_path, **{**opts, "init_from": "nowhere.safetensors"}), tmp_path / "r3").fit()
+
+
+@pytest.mark.parametrize(
+    "arch,padding", [("unet_256", "zeros"), ("unet_32", "reflect"), ("resnet_6blocks", "reflect"), ("unet_64", "zeros")]
+)
+def test_inference_runs_resize_convolutions_as_the_transposed_convolutions_they_equal(arch: str, padding: str) -> None:
+    """Same output (fp32 rounding), borders included, for zero and reflection padding."""
+    from geo2map.models.resize_projection import resize_as_transposed
+
+    torch.manual_seed(0)
+    norm = "batch" if arch.startswith("unet") else "instance"
+    net = build_generator(arch, 2, 3, ngf=8, upsample="resize", padding=padding, norm=norm).eval()
+    fast = resize_as_transposed(net)
+    assert not any(isinstance(m, ResizeConv) for m in fast.modules())
+    assert any(isinstance(m, ResizeConv) for m in net.modules())  # the caller's network is left as it was
+    x = torch.randn(2, 2, 256, 256, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert (net(x) - fast(x)).abs().max().item() < 1e-5
+    deconv = build_generator(arch, 2, 3, ngf=8, norm=norm)
+    assert resize_as_transposed(deconv) is deconv  # nothing to convert: no copy
+
+
+def test_translator_runs_the_fast_form_and_translates_the_same(tmp_path: Path) -> None:
+    import rasterio
+    from conftest import DATA
+
+    from geo2map.inference import Translator
+    from geo2map.models.resize_projection import resize_as_transposed
+    from geo2map.translate import translate_raster
+
+    sat2map = load_model("sat2map")  # U-Net-32, resize-conv, reflection padding
+    assert not any(isinstance(m, ResizeConv) for m in Translator(sat2map, device="cpu").net.modules())
+    assert any(isinstance(m, ResizeConv) for m in sat2map.generator.modules())
+    translate_raster(DATA / "RGB.byte.tif", tmp_path / "fast.tif", sat2map, precision="fp32")
+    import geo2map.models.resize_projection as rp
+
+    try:
+        rp.resize_as_transposed = lambda net: net  # the plain resize-conv network
+        translate_raster(DATA / "RGB.byte.tif", tmp_path / "plain.tif", load_model("sat2map"), precision="fp32")
+    finally:
+        rp.resize_as_transposed = resize_as_transposed
+    with rasterio.open(tmp_path / "fast.tif") as a, rasterio.open(tmp_path / "plain.tif") as b:
+        diff = np.abs(a.read().astype(int) - b.read().astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.001
