@@ -259,7 +259,9 @@ def _translate(
     canvas = _Canvas(card, source, tile, ov)
     all_tags = _output_tags(loaded, in_scaling, canvas, job.blend, job.tags)
     spec, per_band = _output_spec(card, source, preset, creation_options, all_tags)
-    grid, pads, margin, wide = canvas.grid, canvas.pads, canvas.margin, job.max_stripe_width
+    grid, pads, margin = canvas.grid, canvas.pads, canvas.margin
+    # the stripe limit is on the scene's width: the padding around it (< 2 tiles) must not split a scene in two
+    wide = job.max_stripe_width + (pads.left + pads.right if pads else 0)
     flow = TileFlow(job.src, card, grid, canvas.reader, in_scaling, out_scaling, translator, job.progress, wide)
     write_streamed(
         source, dst, spec, grid, flow.tiles, overwrite, job.blend, per_band, wide, pads, margin, finish=flow.finish

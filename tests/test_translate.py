@@ -545,3 +545,19 @@ def test_sar_quicklook_draws_the_input_as_the_model_sees_it(tmp_path: Path, grd_
     assert ql.stat().st_size > 10_000
     pic = display_rgb(np.array([[[-1.0, 0.0, 1.0, 3.0]]]), limits=(-1.0, 1.0))
     np.testing.assert_allclose(pic[0, :, 0], [0.0, 0.5, 1.0, 1.0])
+
+
+def test_the_stripe_limit_is_on_the_scene_width_not_the_padded_canvas(tmp_path: Path, grd_model: Path) -> None:
+    """A scene as wide as max_stripe_width is mosaicked in one stripe: the border padding and the lattice
+    anchor (which widen the canvas) do not split it and run the tiles of a shared column twice."""
+    with rasterio.open(RGB) as src:
+        width = src.width
+    one = translate_raster(RGB, tmp_path / "a.tif", grd_model, bidx="1", max_stripe_width=width, precision="fp32")
+    with rasterio.open(tmp_path / "a.tif") as o:
+        tiles = json.loads(o.tags()["GEO2MAP_TILES"])
+        grid, _ = padded_grid(
+            o.width, o.height, tiles["size"], tiles["overlap"], tiles["border_pad"], o.transform, o.crs, tiles["anchor"]
+        )
+    assert grid.width > width and one.tiles == grid.shape[0] * grid.shape[1]
+    two = translate_raster(RGB, tmp_path / "b.tif", grd_model, bidx="1", max_stripe_width=width // 2)
+    assert two.tiles > one.tiles  # narrower stripes share tile columns: some tiles run twice
