@@ -54,7 +54,9 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
         {"generator": "unet_256", "upsample": "resize", "padding": "zeros", "overlap": 128},
     ),
     "projected": (
-        "the shipped transposed-conv sar2rgb, its decoder projected onto resize-convs, fine-tuned (init_from)",
+        # since 2026-12-05 the built-in *is* this recipe's result, so a rerun fine-tunes it further; the
+        # transposed-conv original: `git show 15cbcf9:geo2map/models/builtin/sar2rgb.safetensors`
+        "the transposed-conv sar2rgb, its decoder projected onto resize-convs, fine-tuned (init_from)",
         {"generator": "unet_256", "upsample": "resize", "padding": "zeros", "overlap": 128, "init_from": "sar2rgb"},
     ),
     "bounded": (
