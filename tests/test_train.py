@@ -366,6 +366,14 @@ def test_wrong_option_types_are_one_line_and_leave_no_run_folder(tmp_path: Path,
     assert not out.exists()
 
 
+def test_numbers_in_e_notation_without_a_dot_are_numbers() -> None:
+    """YAML 1.1 reads 3e-5 as a string; --set lr_g=3e-5 (and lr_g: 3e-5 in a config file) still means 3e-5."""
+    from geo2map.cli.train import _parse_sets
+
+    cfg = resolve_config("pix2pix", "paper", None, {"data": str(BEN), **_parse_sets(("lr_g=3e-5", "lr_d=2E-4"))})
+    assert cfg.lr_g == 3e-5 and cfg.lr_d == 2e-4
+
+
 def test_a_failing_start_leaves_nothing_behind(tmp_path: Path, runner) -> None:
     bad = tmp_path / "bad"
     for side in ("trainA", "trainB"):

@@ -136,7 +136,17 @@ class TrainConfig:
         return self
 
     def _check_types(self) -> None:
-        """Every option has the type its field declares (``--set lambda_l1=abc`` is an error, not a crash)."""
+        """Every option has the type its field declares (``--set lambda_l1=abc`` is an error, not a crash).
+
+        YAML 1.1 reads ``3e-5`` (no dot) as a string: a number field takes such a string as the number it spells.
+        """
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if str(f.type).replace(" | None", "") == "float" and isinstance(value, str):
+                try:
+                    setattr(self, f.name, float(value))
+                except ValueError:
+                    pass  # not a number: the check below says so
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             kinds = _KINDS.get(str(f.type).replace(" | None", ""), (str,))
