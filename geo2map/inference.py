@@ -152,12 +152,13 @@ def prepare_generator(net: nn.Module, inference_mode: str) -> Any:
     """Put a generator in the card's inference mode (see the module docstring)."""
     from torch import nn
 
+    from geo2map.models.networks.common import replace_module
+
     net.eval()
     if inference_mode == "train":
         for name, module in list(net.named_modules()):
             if isinstance(module, nn.BatchNorm2d):
-                parent = net.get_submodule(name.rsplit(".", 1)[0]) if "." in name else net
-                setattr(parent, name.rsplit(".", 1)[-1], _per_sample_norm(module))
+                replace_module(net, name, _per_sample_norm(module))
             elif isinstance(module, nn.Dropout | nn.Dropout2d):
                 module.train()
     return net

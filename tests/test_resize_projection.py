@@ -13,7 +13,12 @@ from geo2map.errors import InputError
 from geo2map.models.networks import build_generator
 from geo2map.models.networks.common import ResizeConv
 from geo2map.models.package import load_model
-from geo2map.models.resize_projection import _RESIZE, deconv_to_resize_kernel, project_generator_state
+from geo2map.models.resize_projection import (
+    _RESIZE,
+    deconv_to_resize_kernel,
+    project_generator_state,
+    resize_to_deconv_taps,
+)
 from geo2map.train.loop import Trainer
 
 
@@ -24,8 +29,7 @@ def _tie(net: torch.nn.Module, seed: int = 0) -> None:
         if isinstance(m, torch.nn.ConvTranspose2d):
             i, o = m.weight.shape[:2]
             k = torch.randn(o, i, 3, 3, generator=g, dtype=torch.float64) * 0.1
-            taps = np.einsum("ks,oist,lt->iokl", _RESIZE, k.numpy(), _RESIZE)
-            m.weight.data = torch.from_numpy(taps).float()
+            m.weight.data = torch.from_numpy(resize_to_deconv_taps(k.numpy())).float()
 
 
 def test_a_resize_convolution_is_a_transposed_convolution_with_tied_phases() -> None:
@@ -35,7 +39,7 @@ def test_a_resize_convolution_is_a_transposed_convolution_with_tied_phases() -> 
     rc = ResizeConv(5, 7, True).double()
     k = rc.conv.weight.detach().numpy()
     dc = torch.nn.ConvTranspose2d(5, 7, 4, 2, 1).double()
-    dc.weight.data = torch.from_numpy(np.einsum("ks,oist,lt->iokl", _RESIZE, k, _RESIZE))
+    dc.weight.data = torch.from_numpy(resize_to_deconv_taps(k))
     dc.bias.data = rc.conv.bias.detach().clone()
     x = torch.randn(2, 5, 9, 11, dtype=torch.float64)
     assert torch.allclose(dc(x), rc(x), atol=1e-12)
@@ -46,7 +50,7 @@ def test_the_projection_is_the_least_squares_nearest_resize_kernel() -> None:
     """The residual W - A K Aᵀ of any transposed conv is orthogonal to every resize kernel's taps."""
     w = np.random.default_rng(0).normal(size=(3, 4, 4, 4))
     k = deconv_to_resize_kernel(w)
-    residual = w - np.einsum("ks,oist,lt->iokl", _RESIZE, k, _RESIZE)
+    residual = w - resize_to_deconv_taps(k)
     basis = np.eye(9).reshape(9, 3, 3)
     for b in basis:  # <residual, A b Aᵀ> = 0 for each basis kernel b
         taps = _RESIZE @ b @ _RESIZE.T

@@ -48,6 +48,19 @@ def _taps(kernel: int, padding: int) -> np.ndarray:
 _RESIZE = np.array([[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=np.float64)
 
 
+def resize_to_deconv_taps(kernel: np.ndarray) -> np.ndarray:
+    """The 4x4 stride-2 transposed-convolution taps (padding 1) equal to a 3x3 resize-convolution.
+
+    Args:
+        kernel: ``Conv2d`` weight of the resize-convolution, shape ``(out, in, 3, 3)``.
+
+    Returns:
+        ``ConvTranspose2d`` weight, shape ``(in, out, 4, 4)``: ``A K Aᵀ`` per channel pair.
+    """
+    k = np.asarray(kernel, dtype=np.float64)
+    return np.einsum("ks,oist,lt->iokl", _RESIZE, k, _RESIZE).astype(np.asarray(kernel).dtype)
+
+
 def deconv_to_resize_kernel(weight: np.ndarray, padding: int = 1) -> np.ndarray:
     """The least-squares nearest 3x3 resize-convolution kernel of a stride-2 transposed one.
 
@@ -103,54 +116,6 @@ def project_generator_state(deconv_state: dict[str, Any], resize_net: Any) -> di
     return out
 
 
-def _transposed_resize_class() -> type:
-    """:class:`TransposedResize`, defined on first use so that importing this module needs no torch."""
-    global _TRANSPOSED_RESIZE
-    if _TRANSPOSED_RESIZE is not None:
-        return _TRANSPOSED_RESIZE
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    class TransposedResize(nn.Module):
-        """A resize-convolution computed as the stride-2 transposed convolution it equals.
-
-        Nearest x2 + 3x3 conv costs 9 multiply-adds per output pixel and channel pair; the
-        equal transposed convolution (taps ``A K Aᵀ``) costs 4, on the small input. Zero
-        padding carries over as it is; reflection padding of the up-sampled map equals
-        edge replication of the input by one pixel (its first two up-sampled rows are both
-        input row 0), so the input is replicated and the transposed convolution crops 3.
-        """
-
-        def __init__(self, conv: nn.Conv2d) -> None:
-            super().__init__()
-            self.replicate = conv.padding_mode == "reflect"
-            if conv.padding_mode not in ("zeros", "reflect"):
-                raise ValueError(f"padding {conv.padding_mode} has no transposed-convolution equal")
-            k = conv.weight.detach().double()
-            a = torch.tensor(_RESIZE, dtype=torch.float64, device=k.device)
-            taps = torch.einsum("ks,oist,lt->iokl", a, k, a).to(conv.weight.dtype)
-            self.deconv = nn.ConvTranspose2d(
-                conv.in_channels, conv.out_channels, 4, stride=2, padding=3 if self.replicate else 1,
-                bias=conv.bias is not None, device=k.device, dtype=conv.weight.dtype,
-            )  # fmt: skip
-            with torch.no_grad():
-                self.deconv.weight.copy_(taps)
-                if conv.bias is not None and self.deconv.bias is not None:
-                    self.deconv.bias.copy_(conv.bias)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            if self.replicate:
-                x = F.pad(x, (1, 1, 1, 1), mode="replicate")
-            return self.deconv(x)  # type: ignore[no-any-return]
-
-    _TRANSPOSED_RESIZE = TransposedResize
-    return TransposedResize
-
-
-_TRANSPOSED_RESIZE: type | None = None
-
-
 def resize_as_transposed(net: Any) -> Any:
     """``net`` with every resize-convolution computed as its equal transposed convolution (for
     inference: the same output up to rounding, in 4/9 of the decoder's multiply-adds).
@@ -159,14 +124,12 @@ def resize_as_transposed(net: Any) -> Any:
     """
     import copy
 
-    from geo2map.models.networks.common import ResizeConv
+    from geo2map.models.networks.common import ResizeConv, TransposedResize, replace_module
 
     if not any(isinstance(m, ResizeConv) for m in net.modules()):
         return net
     net = copy.deepcopy(net)
-    cls = _transposed_resize_class()
     for name, module in list(net.named_modules()):
         if isinstance(module, ResizeConv):
-            parent = net.get_submodule(name.rsplit(".", 1)[0]) if "." in name else net
-            setattr(parent, name.rsplit(".", 1)[-1], cls(module.conv))
+            replace_module(net, name, TransposedResize(module.conv))
     return net

@@ -142,14 +142,13 @@ class TrainConfig:
         """
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if str(f.type).replace(" | None", "") == "float" and isinstance(value, str):
+            kinds = _KINDS.get(str(f.type).replace(" | None", ""), (str,))
+            if float in kinds and isinstance(value, str):
                 try:
-                    setattr(self, f.name, float(value))
+                    value = float(value)
+                    setattr(self, f.name, value)
                 except ValueError:
                     pass  # not a number: the check below says so
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            kinds = _KINDS.get(str(f.type).replace(" | None", ""), (str,))
             if value is None and "None" in str(f.type):
                 continue
             if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):

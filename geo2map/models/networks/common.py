@@ -12,13 +12,27 @@ from collections.abc import Callable
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from geo2map.models.architectures import NORMS, UPSAMPLES, Norm, Padding, Upsample
 
 Init = Literal["normal", "xavier", "kaiming", "orthogonal"]
 INITS: tuple[str, ...] = ("normal", "xavier", "kaiming", "orthogonal")
-__all__ = ["INITS", "NORMS", "Init", "Norm", "Padding", "Upsample", "init_weights", "norm_layer", "up_layer"]
+__all__ = [
+    "INITS",
+    "NORMS",
+    "Init",
+    "Norm",
+    "Padding",
+    "ResizeConv",
+    "TransposedResize",
+    "Upsample",
+    "init_weights",
+    "norm_layer",
+    "replace_module",
+    "up_layer",
+]
 
 
 class ResizeConv(nn.Module):
@@ -33,6 +47,46 @@ class ResizeConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(self.up(x))
+
+
+class TransposedResize(nn.Module):
+    """A :class:`ResizeConv` computed as the stride-2 transposed convolution it equals (inference only).
+
+    Nearest x2 + 3x3 conv costs 9 multiply-adds per output pixel and channel pair; the
+    equal transposed convolution (taps ``A K Aᵀ``,
+    :func:`geo2map.models.resize_projection.resize_to_deconv_taps`) costs 4, on the small
+    input. Zero padding carries over as it is; reflection padding of the up-sampled map
+    equals edge replication of the input by one pixel (its first two up-sampled rows are
+    both input row 0), so the input is replicated and the transposed convolution crops 3.
+    """
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        from geo2map.models.resize_projection import resize_to_deconv_taps
+
+        super().__init__()
+        if conv.padding_mode not in ("zeros", "reflect"):
+            raise ValueError(f"padding {conv.padding_mode} has no transposed-convolution equal")
+        self.replicate = conv.padding_mode == "reflect"
+        w = conv.weight.detach()
+        self.deconv = nn.ConvTranspose2d(
+            conv.in_channels, conv.out_channels, 4, stride=2, padding=3 if self.replicate else 1,
+            bias=conv.bias is not None, device=w.device, dtype=w.dtype,
+        )  # fmt: skip
+        with torch.no_grad():
+            self.deconv.weight.copy_(torch.from_numpy(resize_to_deconv_taps(w.cpu().double().numpy())))
+            if conv.bias is not None and self.deconv.bias is not None:
+                self.deconv.bias.copy_(conv.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.replicate:
+            x = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        return self.deconv(x)  # type: ignore[no-any-return]
+
+
+def replace_module(net: nn.Module, name: str, module: nn.Module) -> None:
+    """Put ``module`` in place of ``net``'s submodule called ``name`` (a dotted path)."""
+    parent_name, _, leaf = name.rpartition(".")
+    setattr(net.get_submodule(parent_name) if parent_name else net, leaf, module)
 
 
 def up_layer(in_ch: int, out_ch: int, bias: bool, upsample: Upsample, padding: Padding) -> nn.Module:
