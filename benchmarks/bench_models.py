@@ -8,6 +8,12 @@ present (then also ``torch.compile``). Prints a markdown table.
     python benchmarks/bench_models.py --generators unet_256 --batches 1 4 --ngf 64
     python benchmarks/bench_models.py --device cuda --compile
     python benchmarks/bench_models.py --generators unet_256 --ngf 16 --batches 4 --size 256   # the built-ins' step
+    python benchmarks/bench_models.py --generators unet_32 --ngf 16 --batches 1 --size 640 --no-train \
+        --padding reflect --upsample resize resize_as_transposed   # sat2map's network, as the library runs it
+
+``--upsample``: ``deconv`` (transposed convs), ``resize`` (nearest x2 + 3x3 conv, as trained) and
+``resize_as_transposed`` (the same resize-conv network as ``Translator`` runs it: each resize-conv
+as the transposed conv it equals, :func:`geo2map.models.resize_projection.resize_as_transposed`).
 """
 
 from __future__ import annotations
@@ -52,10 +58,19 @@ def size_for(arch: str) -> int:
     return 128 if arch in ("unet_128", "resnet_6blocks") else 256
 
 
+def _generator(arch: str, ngf: int, upsample: str, padding: str) -> torch.nn.Module:
+    from geo2map.models.resize_projection import resize_as_transposed
+
+    up = "deconv" if upsample == "deconv" else "resize"
+    net = build_generator(arch, 3, 3, ngf=ngf, norm="batch", upsample=up, padding=padding)  # type: ignore[arg-type]
+    return resize_as_transposed(net) if upsample == "resize_as_transposed" else net
+
+
 def bench_inference(
-    arch: str, ngf: int, batch: int, bf16: bool, cl: bool, device: torch.device, compile_: bool, reps: int, min_s: float
-) -> float:
-    net = build_generator(arch, 3, 3, ngf=ngf, norm="batch").eval().to(device)
+    arch: str, ngf: int, batch: int, bf16: bool, cl: bool, device: torch.device, compile_: bool, reps: int,
+    min_s: float, upsample: str = "deconv", padding: str = "zeros",
+) -> float:  # fmt: skip
+    net = _generator(arch, ngf, upsample, padding).eval().to(device)
     fmt = torch.channels_last if cl else torch.contiguous_format
     net = net.to(memory_format=fmt)
     if compile_:
@@ -72,8 +87,9 @@ def bench_inference(
 
 
 def bench_training(
-    arch: str, ngf: int, batch: int, bf16: bool, cl: bool, device: torch.device, reps: int, min_s: float
-) -> float:
+    arch: str, ngf: int, batch: int, bf16: bool, cl: bool, device: torch.device, reps: int, min_s: float,
+    upsample: str = "deconv", padding: str = "zeros",
+) -> float:  # fmt: skip
     s = size_for(arch)
     cfg = resolve_config(
         "pix2pix",
@@ -87,6 +103,8 @@ def bench_training(
             "channels_last": cl,
             "crop_size": s,
             "device": device.type,
+            "upsample": "deconv" if upsample == "deconv" else "resize",  # training runs the resize-conv as trained
+            "padding": padding,
         },
     )
     model = Pix2Pix(cfg, 3, 3, device, torch.bfloat16 if bf16 else None)
@@ -105,6 +123,11 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (GPU)")
     ap.add_argument("--no-train", action="store_true", help="inference only")
+    ap.add_argument(
+        "--upsample", nargs="+", default=["deconv"], choices=["deconv", "resize", "resize_as_transposed"],
+        help="decoder(s) to time (training always runs the resize-conv as trained)",
+    )  # fmt: skip
+    ap.add_argument("--padding", default="zeros", choices=["zeros", "reflect"])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--min-seconds", type=float, default=1.0)
     args = ap.parse_args()
@@ -117,22 +140,26 @@ def main() -> None:
     else:
         machine = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     print(f"# torch {torch.__version__} on {machine}; ngf {args.ngf}; {os.cpu_count()} cores")
-    print("| generator | px | batch | dtype | channels_last | compile | infer patches/s | train it/s |")
-    print("|---|---:|---:|---|---|---|---:|---:|")
+    print("| generator | upsample | px | batch | dtype | channels_last | compile | infer patches/s | train it/s |")
+    print("|---|---|---:|---:|---|---|---|---:|---:|")
     compiles = [False, True] if args.compile and device.type == "cuda" else [False]
-    for arch in args.generators:
+    for arch, upsample in ((a, u) for a in args.generators for u in args.upsample):
         for batch in args.batches:
             for bf16 in (False, True):
                 for cl in (False, True):
                     for comp in compiles:
                         inf = bench_inference(
-                            arch, args.ngf, batch, bf16, cl, device, comp, args.reps, args.min_seconds
-                        )
+                            arch, args.ngf, batch, bf16, cl, device, comp, args.reps, args.min_seconds,
+                            upsample, args.padding,
+                        )  # fmt: skip
                         tr = float("nan")
                         if not args.no_train and not comp:
-                            tr = bench_training(arch, args.ngf, batch, bf16, cl, device, args.reps, args.min_seconds)
+                            tr = bench_training(
+                                arch, args.ngf, batch, bf16, cl, device, args.reps, args.min_seconds,
+                                upsample, args.padding,
+                            )  # fmt: skip
                         print(
-                            f"| {arch} | {size_for(arch)} | {batch} | {'bf16' if bf16 else 'fp32'} | "
+                            f"| {arch} | {upsample} | {size_for(arch)} | {batch} | {'bf16' if bf16 else 'fp32'} | "
                             f"{'on' if cl else 'off'} | {'yes' if comp else 'no'} | {inf:.1f} | {tr:.2f} |",
                             flush=True,
                         )
