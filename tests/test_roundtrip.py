@@ -162,6 +162,32 @@ def test_cog_and_creation_options(tmp_path: Path) -> None:
         assert ds.compression.name.lower() == "zstd" and ds.block_shapes[0] == (256, 256)
 
 
+def test_cog_deflate_level(tmp_path: Path) -> None:
+    """The COG preset compresses at DEFLATE_LEVEL like the default preset; --co LEVEL=6 wins.
+
+    Pinned against GDAL's own COG driver on the same pixels at level 1 and 6: same bytes.
+    """
+    import rasterio.shutil
+
+    from geo2map.raster.write import DEFLATE_LEVEL
+
+    sizes = {}
+    for name, options in (("default", {}), ("six", {"level": "6"})):
+        out = tmp_path / f"{name}.tif"
+        remosaic_raster(RGB, out, preset="cog", creation_options=options)
+        assert gdalinfo_json(out)["metadata"]["IMAGE_STRUCTURE"]["COMPRESSION"] == "DEFLATE"
+        _assert_same_pixels(RGB, out, "uint8")
+        sizes[name] = out.stat().st_size
+    for level in (DEFLATE_LEVEL, 6):
+        ref = tmp_path / f"gdal{level}.tif"
+        rasterio.shutil.copy(tmp_path / "six.tif", ref, driver="COG", compress="deflate", level=level,
+                             predictor="YES", blocksize=512, overviews="AUTO", overview_resampling="average")  # fmt: skip
+        sizes[level] = ref.stat().st_size
+    assert sizes[6] < sizes[DEFLATE_LEVEL]
+    assert abs(sizes["default"] - sizes[DEFLATE_LEVEL]) < 0.01 * sizes[6]
+    assert abs(sizes["six"] - sizes[6]) < 0.01 * sizes[6]
+
+
 def test_pair_on_another_grid_is_resampled(tmp_path: Path) -> None:
     """--pair: the second raster (another CRS and resolution) is cut on SRC's grid."""
     from rasterio.warp import calculate_default_transform, reproject
