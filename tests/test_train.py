@@ -374,6 +374,17 @@ def test_numbers_in_e_notation_without_a_dot_are_numbers() -> None:
     assert cfg.lr_g == 3e-5 and cfg.lr_d == 2e-4
 
 
+def test_training_budget_of_cards_with_and_without_recorded_iterations() -> None:
+    """Iterations and images seen: as recorded, else epochs x whole batches (capped per epoch), else unknown."""
+    from geo2map.train.config import training_budget
+
+    assert training_budget({"iterations": 1998, "images_seen": 7992, "epochs": 1}) == (1998, 7992)
+    old = {"epochs": 12, "batch_size": 4, "train_samples": 1314}  # 328 whole batches an epoch
+    assert training_budget(old) == (3936, 15744)
+    assert training_budget(old, batch_size=1, max_steps=222) == (12 * 222, 12 * 222)
+    assert training_budget({"epochs": 3}) == (None, None)
+
+
 def test_a_failing_start_leaves_nothing_behind(tmp_path: Path, runner) -> None:
     bad = tmp_path / "bad"
     for side in ("trainA", "trainB"):

@@ -134,12 +134,11 @@ def _budget(run: str, training: dict) -> dict:
         return {}
     import yaml
 
-    cfg = yaml.safe_load(Path(run, "config.yaml").read_text())
-    from geo2map.train.config import steps_per_epoch
+    from geo2map.train.config import training_budget
 
-    steps = steps_per_epoch(training["train_samples"], cfg["batch_size"], cfg.get("max_steps_per_epoch"))
-    iterations = training["epochs"] * steps
-    return {"iterations": iterations, "images_seen": iterations * cfg["batch_size"]}
+    cfg = yaml.safe_load(Path(run, "config.yaml").read_text())
+    iterations, images = training_budget(training, cfg["batch_size"], cfg.get("max_steps_per_epoch"))
+    return {"iterations": iterations, "images_seen": images} if iterations else {}
 
 
 def main() -> None:

@@ -232,6 +232,22 @@ def steps_per_epoch(n_train: int, batch_size: int, max_steps: int | None = None)
     return min(steps, max_steps) if max_steps else steps
 
 
+def training_budget(
+    training: dict[str, Any], batch_size: int | None = None, max_steps: int | None = None
+) -> tuple[int | None, int | None]:
+    """(iterations, images seen) of a card's ``training`` section: as recorded, or from its epochs,
+    batch size (``batch_size`` overrides) and training samples for cards that predate recording
+    them, epochs capped at ``max_steps`` iterations when given; (None, None) when unknown."""
+    if training.get("iterations"):
+        return training["iterations"], training.get("images_seen")
+    try:
+        batch = int(batch_size or training["batch_size"])
+        iterations = int(training["epochs"]) * steps_per_epoch(int(training["train_samples"]), batch, max_steps)
+    except (KeyError, TypeError, ValueError):
+        return None, None
+    return iterations, iterations * batch
+
+
 def resolve_config(
     mode: str, preset: str | None = None, yaml_path: str | None = None, overrides: dict[str, Any] | None = None
 ) -> TrainConfig:

@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from geo2map.errors import InputError, ModelError
+from geo2map.train.config import TrainConfig, training_budget
 
 if TYPE_CHECKING:
     from torch import nn
-
-    from geo2map.train.config import TrainConfig
 
 
 def _mismatch(card: Any, cfg: TrainConfig, in_bands: int, out_bands: int) -> str | None:
@@ -37,21 +36,6 @@ def _mismatch(card: Any, cfg: TrainConfig, in_bands: int, out_bands: int) -> str
     if a.upsample != cfg.upsample and not (a.upsample == "deconv" and cfg.upsample == "resize"):
         return f"its upsample is {a.upsample}, this training's {cfg.upsample} (only deconv -> resize converts)"
     return None
-
-
-def _budget(training: dict[str, Any]) -> tuple[int | None, int | None]:
-    """(iterations, images seen) of the model's training: as recorded, or from its epochs, batch size
-    and training samples for cards that predate recording them (whole batches, no per-epoch cap)."""
-    if training.get("iterations"):
-        return training["iterations"], training.get("images_seen")
-    try:
-        from geo2map.train.config import steps_per_epoch
-
-        batch = int(training["batch_size"])
-        iterations = int(training["epochs"]) * steps_per_epoch(int(training["train_samples"]), batch)
-    except (KeyError, TypeError, ValueError):
-        return None, None
-    return iterations, iterations * batch
 
 
 def load_initial_generator(net: nn.Module, cfg: TrainConfig, in_bands: int, out_bands: int) -> dict[str, Any]:
@@ -79,7 +63,7 @@ def load_initial_generator(net: nn.Module, cfg: TrainConfig, in_bands: int, out_
     if projected:
         state = project_generator_state(state, net)
     net.load_state_dict(state)
-    iterations, images = _budget(card.training)
+    iterations, images = training_budget(card.training)
     return {
         "model": card.name or ref,
         "path": ref,
