@@ -29,6 +29,7 @@ from geo2map.errors import InputError, OutputError, OutputExistsError, RasterRea
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.mosaic.stream import stream_mosaic
 from geo2map.progress import Progress
+from geo2map.raster.background_writer import BackgroundWriter
 from geo2map.raster.gdal_cache import block_cache_env
 from geo2map.raster.gdal_lock import GDAL_LOCK
 from geo2map.raster.open import RasterSource, open_raster
@@ -43,7 +44,7 @@ from geo2map.raster.safety import (
 )
 from geo2map.raster.tile_reader import TileStream, iter_tiles
 from geo2map.raster.tiling import Tile, TileGrid
-from geo2map.raster.write import BackgroundWriter, OutputSpec, Preset, RasterWriter, gtiff_layout, usual_mode
+from geo2map.raster.write import OutputSpec, Preset, RasterWriter, gtiff_layout, usual_mode
 
 INDEX_NAME = "tiles.gpkg"
 GRID_KEY = "GEO2MAP_GRID"

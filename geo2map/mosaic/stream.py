@@ -16,6 +16,7 @@ import numpy as np
 from geo2map.mosaic.accumulator import StreamingMosaic
 from geo2map.mosaic.blend import BlendMethod
 from geo2map.progress import Progress
+from geo2map.raster.background_writer import BackgroundWriter
 from geo2map.raster.gdal_cache import block_cache_env
 from geo2map.raster.open import RasterSource, open_raster
 from geo2map.raster.output_policy import spec_for
@@ -25,12 +26,7 @@ from geo2map.raster.safety import (
 )
 from geo2map.raster.tile_reader import TileStream, iter_tiles
 from geo2map.raster.tiling import Tile, TileGrid
-from geo2map.raster.write import (
-    BackgroundWriter,
-    OutputSpec,
-    Preset,
-    RasterWriter,
-)
+from geo2map.raster.write import OutputSpec, Preset, RasterWriter
 
 
 def stream_mosaic(
