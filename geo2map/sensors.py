@@ -41,11 +41,9 @@ def _from_unit(y: np.ndarray) -> np.ndarray:
 
 def _valid_values(data: np.ndarray, valid: np.ndarray | None, band: int | None = None) -> np.ndarray:
     d = data if band is None else data[band]
-    if valid is None:
-        v = np.isfinite(d)
-    else:
-        vv = valid if band is None or valid.ndim == 2 else valid[band]
-        v = vv & np.isfinite(d)
+    v = np.isfinite(d)
+    if valid is not None:
+        v &= valid if band is None or valid.ndim == 2 else valid[band]
     out = np.asarray(d[v], dtype=np.float64)
     if out.size == 0:
         raise InputError("the scene has no valid pixel to compute scaling statistics from")
