@@ -180,8 +180,8 @@ def test_cog_deflate_level(tmp_path: Path) -> None:
         sizes[name] = out.stat().st_size
     for level in (DEFLATE_LEVEL, 6):
         ref = tmp_path / f"gdal{level}.tif"
-        rasterio.shutil.copy(tmp_path / "six.tif", ref, driver="COG", compress="deflate", level=level,
-                             predictor="YES", blocksize=512, overviews="AUTO", overview_resampling="average")  # fmt: skip
+        cog = {"compress": "deflate", "predictor": "YES", "blocksize": 512, "overviews": "AUTO"}
+        rasterio.shutil.copy(tmp_path / "six.tif", ref, driver="COG", level=level, overview_resampling="average", **cog)
         sizes[level] = ref.stat().st_size
     assert sizes[6] < sizes[DEFLATE_LEVEL]
     assert abs(sizes["default"] - sizes[DEFLATE_LEVEL]) < 0.01 * sizes[6]
