@@ -18,7 +18,7 @@ fragment's Sentinel-2 image:
   mean |difference| in its outer 16 px and inside them (8-bit levels).
 
     python benchmarks/sar2rgb_scenes.py --models sar2rgb /work/runs/x/model.safetensors \\
-        --work /work/bench/scenes [--overlap 128] [--precision fp32]
+        --work /work/bench/scenes [--tile 256] [--overlap 128] [--precision fp32]
 
 Prints one markdown table per model and the means over fragments.
 """
@@ -108,7 +108,7 @@ def run_model(model: str, scenes: list[tuple[str, Path, Path]], work: Path, args
     from geo2map.translate import translate_raster
 
     loaded = load_model(model)
-    options = {"overlap": args.overlap, "precision": args.precision, "device": "cpu"}
+    options = {"tile_size": args.tile, "overlap": args.overlap, "precision": args.precision, "device": "cpu"}
     rows = []
     for frag, sar, opt in scenes:
         dst = work / "pred.tif"
@@ -139,6 +139,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["sar2rgb"], help="built-in names or model files")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--work", type=Path, required=True, help="scratch folder for the rebuilt scenes")
+    ap.add_argument("--tile", type=int, default=None, help="tile size (default: each card's)")
     ap.add_argument("--overlap", type=int, default=None, help="tile overlap (default: each card's)")
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--json", type=Path, default=None, help="also write every row here")
