@@ -86,7 +86,14 @@ def test_overfits_real_sentinel1_to_sentinel2_pairs(tmp_path: Path) -> None:
 def test_resume_is_exact(tmp_path: Path) -> None:
     """N epochs in one go == N/2 epochs, a stop, a resume and N/2 more (fixed seed, CPU)."""
     cfg = _tiny(
-        tmp_path, epochs=4, instance_noise=0.1, label_smoothing=0.1, band_jitter=0.1, dropout=True, lr_schedule="linear"
+        tmp_path,
+        epochs=4,
+        instance_noise=0.1,
+        label_smoothing=0.1,
+        band_jitter=0.1,
+        border_reflect=0.5,
+        dropout=True,
+        lr_schedule="linear",
     )
     Trainer(cfg, tmp_path / "one").fit()
     _fit_until(Trainer(cfg, tmp_path / "two"), 2)

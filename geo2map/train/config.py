@@ -54,6 +54,7 @@ class TrainConfig:
     flip: bool = True
     rot90: bool = True
     band_jitter: float = 0.0  # per-band gain/offset jitter of the input (fraction)
+    border_reflect: float = 0.0  # probability of a simulated, reflection-padded scene border (data.reflect_border)
     # networks
     generator: str = "unet_256"
     ngf: int = 64
@@ -129,6 +130,8 @@ class TrainConfig:
             raise InputError("num_d must be 1, 2 or 3")
         if self.lambda_fm < 0:
             raise InputError("lambda_fm must be >= 0")
+        if not 0 <= self.border_reflect <= 1:
+            raise InputError("border_reflect must be in [0, 1]")
         if not 0 <= self.label_smoothing < 0.5:
             raise InputError("label_smoothing must be in [0, 0.5)")
         if not self.data:

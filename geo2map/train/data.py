@@ -59,12 +59,17 @@ def default_scaling(dtype: np.dtype) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Augment:
-    """Training-time augmentation, the same for A and B: random crops, flips, 90° rotations (and band jitter)."""
+    """Training-time augmentation, the same for A and B: random crops, flips, 90° rotations (and band jitter).
+
+    ``border_reflect``: the probability that a sample shows a scene border as translate
+    sees one (see :func:`reflect_border`).
+    """
 
     crop: int | None = 256
     flip: bool = True
     rot90: bool = True
     band_jitter: float = 0.0
+    border_reflect: float = 0.0
 
     def __call__(
         self, a: np.ndarray, b: np.ndarray | None, rng: np.random.Generator, train: bool
@@ -91,6 +96,8 @@ class Augment:
             k = int(rng.integers(0, 4))
             a = np.rot90(a, k, axes=(1, 2))
             b = None if b is None else np.rot90(b, k, axes=(1, 2))
+        if self.border_reflect > 0 and rng.random() < self.border_reflect:
+            a, b = reflect_border(a, b, rng)
         if self.band_jitter > 0:
             gain = 1 + rng.uniform(-self.band_jitter, self.band_jitter, (a.shape[0], 1, 1))
             offset = rng.uniform(-self.band_jitter, self.band_jitter, (a.shape[0], 1, 1))
@@ -99,6 +106,38 @@ class Augment:
             np.ascontiguousarray(a, dtype=np.float32),
             None if b is None else np.ascontiguousarray(b, dtype=np.float32),
         )
+
+
+def reflect_border(
+    a: np.ndarray, b: np.ndarray | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A scene border as translate shows it to the network, the same in A and B.
+
+    translate pads a scene by reflection (:mod:`geo2map.raster.padding`), so a tile on
+    the scene's edge holds data up to some depth and the data's mirror image beyond it.
+    Here a random side (a corner, two adjacent sides, one time in four) is replaced, to
+    a random depth ``d`` (1 to half the side), by the reflection about the pixel ``d``
+    in. Both A and B are mirrored, so the loss asks for the true output on the real
+    pixels near the mirror, from mirrored context, which is what a border tile needs.
+    """
+    sides = [int(rng.integers(0, 4))]
+    if rng.random() < 0.25:
+        sides.append((sides[0] + 1 + 2 * int(rng.integers(0, 2))) % 4)  # an adjacent side
+    a, b = a.copy(), None if b is None else b.copy()
+    for side in sides:
+        axis = 1 + side % 2  # 0 top, 1 left, 2 bottom, 3 right
+        n = a.shape[axis]
+        if n < 4:
+            continue
+        d = int(rng.integers(1, n // 2))
+        idx = np.arange(2 * d, d, -1) if side < 2 else np.arange(n - d - 2, n - 2 * d - 2, -1)
+        dst = slice(0, d) if side < 2 else slice(n - d, n)
+        for arr in (a, b):
+            if arr is not None:
+                sel: list[Any] = [slice(None)] * 3
+                sel[axis] = dst
+                arr[tuple(sel)] = np.take(arr, idx, axis=axis)
+    return a, b
 
 
 # ---------------------------------------------------------------------------

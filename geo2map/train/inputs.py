@@ -68,7 +68,13 @@ def build_datasets(cfg: TrainConfig) -> Data:
     from geo2map.train import data as D
 
     fmt = detect_format(cfg)
-    aug = D.Augment(crop=cfg.crop_size, flip=cfg.flip, rot90=cfg.rot90, band_jitter=cfg.band_jitter)
+    aug = D.Augment(
+        crop=cfg.crop_size,
+        flip=cfg.flip,
+        rot90=cfg.rot90,
+        band_jitter=cfg.band_jitter,
+        border_reflect=cfg.border_reflect,
+    )
     builders = {
         "geotiff_pair": _geotiff_pair,
         "tile_folder": _tile_folder,
