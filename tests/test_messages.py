@@ -96,3 +96,21 @@ def test_a_masked_non_rgb_output_writes_without_gdal_errors(tmp_path: Path) -> N
         assert r.returncode == 0 and "ERROR" not in r.stderr, r.stderr
     with rasterio.open(out) as ds:
         assert ds.colorinterp[0].name == "nir" and ds.mask_flag_enums[0][0].name == "per_dataset"
+
+
+def test_an_ungeoreferenced_translation_asked_for_warns_of_nothing(tmp_path: Path) -> None:
+    """Library callers (evaluate, augment on plain images) get no NotGeoreferencedWarning per file."""
+    import warnings
+
+    import numpy as np
+
+    src = tmp_path / "plain.tif"
+    profile = {"driver": "GTiff", "width": 64, "height": 48, "count": 3, "dtype": "uint8"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(src, "w", **profile) as ds:
+            ds.write(np.random.default_rng(0).integers(0, 255, (3, 48, 64), dtype=np.uint8))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        translate_raster(src, tmp_path / "out.tif", "identity", allow_ungeoreferenced=True)
+    assert not [w for w in caught if issubclass(w.category, rasterio.errors.NotGeoreferencedWarning)], caught

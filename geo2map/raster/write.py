@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,7 +29,7 @@ import rasterio
 import rasterio.shutil
 from rasterio.crs import CRS
 from rasterio.enums import ColorInterp
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
@@ -263,7 +264,9 @@ class RasterWriter:
         self._tmp = self._atomic.__enter__()
         target = self._tmp + ".gtiff.tif" if self.spec.preset == "cog" else self._tmp
         try:
-            with GDAL_LOCK:
+            with GDAL_LOCK, warnings.catch_warnings():
+                # an ungeoreferenced output was asked for (allow_ungeoreferenced): no warning that it is one
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 self._ds = rasterio.open(target, "w", **self.spec.gtiff_profile())
         except (RasterioError, ValueError, TypeError) as exc:
             self._atomic.__exit__(type(exc), exc, exc.__traceback__)
