@@ -20,6 +20,13 @@ fragment's Sentinel-2 image:
     python benchmarks/sar2rgb_scenes.py --models sar2rgb /work/runs/x/model.safetensors \\
         --work /work/bench/scenes [--tile 256] [--overlap 128] [--precision fp32]
 
+``--pair SCENE REFERENCE`` (repeatable) scores any model on any scene instead, against a
+reference image on the scene's grid, e.g. dsm2rgb on the bundled Lake Tahoe DSM against
+the aerial photo of the same grid:
+
+    python benchmarks/sar2rgb_scenes.py --models dsm2rgb --work /tmp/w \\
+        --pair tests/data/tahoe/tahoe_lidar_highesthit.tif tests/data/tahoe/tahoe_highrez.tif
+
 Prints one markdown table per model and the means over fragments.
 """
 
@@ -143,10 +150,22 @@ def main() -> None:
     ap.add_argument("--overlap", type=int, default=None, help="tile overlap (default: each card's)")
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--json", type=Path, default=None, help="also write every row here")
+    ap.add_argument(
+        "--pair",
+        nargs=2,
+        action="append",
+        type=Path,
+        metavar=("SCENE", "REFERENCE"),
+        help="score on this scene against a reference on its grid instead of SEN12 (repeatable)",
+    )
     args = ap.parse_args()
-    if not (args.data / "split_by_fragment.json").exists():
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.pair:
+        scenes = [(scene.stem, scene, reference) for scene, reference in args.pair]
+    elif not (args.data / "split_by_fragment.json").exists():
         raise SystemExit(f"no SEN12 data at {args.data}")
-    scenes = build_scenes(args.data, args.work)
+    else:
+        scenes = build_scenes(args.data, args.work)
     results = {}
     for model in args.models:
         t0 = time.perf_counter()
