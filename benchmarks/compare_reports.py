@@ -16,15 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-#: metric -> whether higher is better
-METRICS = {"rmse": False, "psnr": True, "ssim": True}
+#: metric -> whether higher is better (the artefact metrics where both reports have them)
+METRICS = {"rmse": False, "psnr": True, "ssim": True, "checker": False, "crop_ring": False, "crop_inner": False}
 
 
 def by_scene(report: dict, metric: str, sep: str) -> dict[str, float]:
-    """Mean of ``metric`` over each scene's pairs."""
+    """Mean of ``metric`` over each scene's pairs that have it (crop consistency: only the first few)."""
     groups: dict[str, list[float]] = {}
     for pair in report["per_pair"]:
-        groups.setdefault(pair["name"].split(sep)[0], []).append(pair[metric])
+        if pair.get(metric) is not None:
+            groups.setdefault(pair["name"].split(sep)[0], []).append(pair[metric])
     return {scene: float(np.mean(values)) for scene, values in groups.items()}
 
 
@@ -40,6 +41,8 @@ def main() -> None:
     for metric, higher in METRICS.items():
         a, b = by_scene(new, metric, args.sep), by_scene(old, metric, args.sep)
         diff = np.array([a[s] - b[s] for s in sorted(a.keys() & b.keys())])
+        if not len(diff):
+            continue
         se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
         better = int((diff > 0).sum() if higher else (diff < 0).sum())
         print(
