@@ -5,8 +5,9 @@ same patches. Some of the difference no pipeline can remove:
 
 * **process start**: a fresh Python importing torch, rasterio and geo2map;
 * **reading**: decompressing every block of the scene (CPU seconds, GDAL's threads included);
-* **writing**: compressing the output as translate's default preset does (DEFLATE at
-  ``DEFLATE_LEVEL``, horizontal predictor, 512-px blocks), on a real translated output.
+* **writing**: compressing a real translated output again with the GeoTIFF profile
+  translate writes (the default preset: DEFLATE level 1, predictor, 512-px blocks, its
+  compression threads).
 
 On a machine whose cores the network keeps busy, reading and writing take their CPU
 seconds from it: at best (perfect packing over all cores) they add CPU ÷ cores to the
@@ -53,15 +54,16 @@ def read_cpu(scene: Path) -> float:
 
 
 def write_cpu(output: Path, work: Path) -> float:
-    """CPU seconds to compress ``output``'s pixels again as translate's default preset does."""
+    """CPU seconds to compress ``output``'s pixels again with translate's own GeoTIFF profile."""
     import rasterio
 
-    from geo2map.raster.write import BLOCK, DEFLATE_LEVEL
+    from geo2map.raster.open import open_raster
+    from geo2map.raster.output_policy import spec_for
 
+    with open_raster(output) as src:
+        profile = spec_for(src).gtiff_profile()  # the default preset, as translate writes it
     with rasterio.open(output) as src:
         data = src.read()
-        profile = {**src.profile, "compress": "deflate", "zlevel": DEFLATE_LEVEL, "predictor": 2}
-    profile.update(tiled=True, blockxsize=BLOCK, blockysize=BLOCK, interleave="pixel")
     c0 = _cpu()
     with rasterio.open(work / "rewrite.tif", "w", **profile) as dst:
         dst.write(data)
