@@ -120,23 +120,22 @@ def reflect_border(
     in. Both A and B are mirrored, so the loss asks for the true output on the real
     pixels near the mirror, from mirrored context, which is what a border tile needs.
     """
+    from geo2map.raster.padding import reflect_index
+
     sides = [int(rng.integers(0, 4))]
     if rng.random() < 0.25:
         sides.append((sides[0] + 1 + 2 * int(rng.integers(0, 2))) % 4)  # an adjacent side
-    a, b = a.copy(), None if b is None else b.copy()
     for side in sides:
         axis = 1 + side % 2  # 0 top, 1 left, 2 bottom, 3 right
         n = a.shape[axis]
         if n < 4:
             continue
         d = int(rng.integers(1, n // 2))
-        idx = np.arange(2 * d, d, -1) if side < 2 else np.arange(n - d - 2, n - 2 * d - 2, -1)
-        dst = slice(0, d) if side < 2 else slice(n - d, n)
-        for arr in (a, b):
-            if arr is not None:
-                sel: list[Any] = [slice(None)] * 3
-                sel[axis] = dst
-                arr[tuple(sel)] = np.take(arr, idx, axis=axis)
+        idx = d + reflect_index(np.arange(-d, n - d), n - d)  # the data starts d px in, mirrored before
+        if side >= 2:
+            idx = n - 1 - idx[::-1]  # the same at the far edge
+        a = np.take(a, idx, axis=axis)
+        b = None if b is None else np.take(b, idx, axis=axis)
     return a, b
 
 
