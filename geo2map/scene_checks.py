@@ -32,10 +32,13 @@ def check_bands(card: ModelCard, source: RasterSource) -> None:
         return
     names = ", ".join(b.name for b in card.input_bands) or f"{want} band(s)"
     have = ", ".join(f"{i}:{d}" if d else str(i) for i, d in zip(source.indexes, source.descriptions, strict=True))
+    if source.count < want:  # nothing to choose from: --bidx cannot add bands
+        advice = "this model needs a scene with more bands"
+    else:
+        advice = f"choose them, e.g. bidx={','.join(str(i) for i in source.indexes[:want])}"
     raise BandSelectionError(
         f"model {card.name or '?'} expects {want} input band{'s' if want != 1 else ''} ({names}) but "
-        f"{os.path.basename(source.path)} gives {source.count} (bands {have}); choose them, "
-        f"e.g. bidx={','.join(str(i) for i in source.indexes[:want]) or '1'}"
+        f"{os.path.basename(source.path)} gives {source.count} (bands {have}); {advice}"
     )
 
 
@@ -142,7 +145,7 @@ class ResamplePlan:
 
     def note(self, name: str) -> str:
         """What was done, for the user."""
-        how = "averaged down" if self.read == "average" else "brought up (bilinear; this adds no detail)"
+        how = "averaged down" if self.read == "average" else "brought up bilinearly, which adds no detail"
         return (
             f"model {name} was trained on {self.model_m:g} m pixels and this scene has {self.scene_m:.3g} m "
             f"pixels: translated at {self.model_m:g} m ({how}), then resampled back onto the scene's grid "

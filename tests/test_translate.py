@@ -375,6 +375,11 @@ def test_bad_inputs_give_one_line_errors_and_no_output(tmp_path: Path, tiny_mode
     assert out.read_bytes() == b"precious"
     with pytest.raises(BandSelectionError):
         translate_raster(RGB, tmp_path / "x.tif", tiny_model)
+    # too few bands: nothing to choose, so no --bidx advice
+    msg = _cli_error(
+        runner, ["translate", str(BEN / "A" / "29SND_56_35.tif"), "--model", "sat2map", "-o", str(tmp_path / "y.tif")]
+    )
+    assert "expects 3 input bands" in msg and "gives 2" in msg and "--bidx" not in msg, msg
     with pytest.raises(InputError):
         translate_raster(RGB, tmp_path / "x.tif", tiny_model, bidx="1", precision="fp8")
 
