@@ -205,5 +205,5 @@ def polarisation_note(card: ModelCard, source: RasterSource) -> str | None:
         return None
     return (
         f"model {card.name} was trained on {'+'.join(sorted(trained))} only, but this scene holds "
-        f"{'+'.join(sorted(have))}: the output will not look like the training targets"
+        f"{'+'.join(sorted(have))}: it was never trained or validated on that, so its output is unverified"
     )
