@@ -107,9 +107,8 @@ def run(model: str, target: np.ndarray, work: Path) -> dict[str, list[dict[str, 
             with rasterio.open(dst) as o:
                 pred = o.read().astype(np.float64)
             row = score(pred, truth)
-            mse = float(np.mean((pred - truth) ** 2))
             ssim = ssim_levels(pred, truth, np.ones(pred.shape, bool))
-            rows[arm].append({"patch": sar.stem, **row, "psnr": psnr_levels(mse), "ssim": ssim})
+            rows[arm].append({"patch": sar.stem, **row, "psnr": psnr_levels(row["rmse"] ** 2), "ssim": ssim})
     return rows
 
 
