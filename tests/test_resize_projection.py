@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_train import _tiny
+from train_helpers import tiny
 
 from geo2map.errors import InputError
 from geo2map.models.networks import build_generator
@@ -71,14 +71,14 @@ def test_a_whole_unet_converts_exactly_and_a_real_one_loses_its_checkerboard() -
 
 def _deconv_model(tmp_path: Path) -> Path:
     """A tiny trained transposed-conv U-Net model file on the bundled BigEarthNet pairs."""
-    cfg = _tiny(tmp_path, generator="unet_32", norm="batch", dropout=False, crop_size=64, tile_size=64, epochs=1)
+    cfg = tiny(tmp_path, generator="unet_32", norm="batch", dropout=False, crop_size=64, tile_size=64, epochs=1)
     Trainer(cfg, tmp_path / "source").fit()
     return tmp_path / "source" / "model.safetensors"
 
 
 def test_init_from_starts_the_generator_from_a_model_file(tmp_path: Path) -> None:
     source = _deconv_model(tmp_path)
-    cfg = _tiny(tmp_path, generator="unet_32", norm="batch", dropout=False, crop_size=64, tile_size=64,
+    cfg = tiny(tmp_path, generator="unet_32", norm="batch", dropout=False, crop_size=64, tile_size=64,
                 upsample="resize", init_from=str(source), epochs=1)  # fmt: skip
     from geo2map.train.gans import Pix2Pix
 
@@ -106,16 +106,16 @@ def test_init_from_refuses_a_model_that_does_not_fit(tmp_path: Path, change, mat
     source = _deconv_model(tmp_path)
     opts = dict(generator="unet_32", norm="batch", dropout=False, crop_size=64, tile_size=64, init_from=str(source))
     with pytest.raises(InputError, match=match):
-        Trainer(_tiny(tmp_path, **{**opts, **change}), tmp_path / "r").fit()
+        Trainer(tiny(tmp_path, **{**opts, **change}), tmp_path / "r").fit()
     assert not (tmp_path / "r").exists()
-    resized = _tiny(tmp_path, **{**opts, "upsample": "resize"})
+    resized = tiny(tmp_path, **{**opts, "upsample": "resize"})
     back = Trainer(resized, tmp_path / "resized")
     back.fit()
     with pytest.raises(InputError, match="only deconv -> resize converts"):  # resize -> deconv cannot
-        Trainer(_tiny(tmp_path, **{**opts, "init_from": str(tmp_path / "resized" / "model.safetensors")}),
+        Trainer(tiny(tmp_path, **{**opts, "init_from": str(tmp_path / "resized" / "model.safetensors")}),
                 tmp_path / "r2").fit()  # fmt: skip
     with pytest.raises(InputError, match="init_from=nowhere.safetensors"):
-        Trainer(_tiny(tmp_path, **{**opts, "init_from": "nowhere.safetensors"}), tmp_path / "r3").fit()
+        Trainer(tiny(tmp_path, **{**opts, "init_from": "nowhere.safetensors"}), tmp_path / "r3").fit()
 
 
 @pytest.mark.parametrize(
