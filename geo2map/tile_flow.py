@@ -17,6 +17,7 @@ import numpy as np
 
 from geo2map.errors import InputError
 from geo2map.mosaic.stream import count_tiles
+from geo2map.palette import Palette
 from geo2map.progress import Progress
 from geo2map.raster.tile_reader import TileStream, iter_tiles
 from geo2map.raster.tiling import Tile, TileGrid
@@ -42,6 +43,7 @@ class TileFlow:
         translator: Translator,
         progress: Progress | None,
         max_stripe_width: int,
+        palette: bool = True,
     ) -> None:
         self.src, self.card, self.grid, self.reader = src, card, grid, reader
         self.in_scaling, self.out_scaling, self.translator = in_scaling, out_scaling, translator
@@ -50,7 +52,10 @@ class TileFlow:
         self.lossless = card.task == "identity" and np.dtype(card.output_dtype).kind in "iu"
         # an affine un-scaling commutes with blending: the mosaic applies it once per output pixel
         # (``finish``) instead of to each of the tiles covering it (4 at half-tile overlap)
-        self.finish = None if self.lossless or not out_scaling.affine_inverse else self._unscale
+        self.unscale_rows = not self.lossless and out_scaling.affine_inverse
+        # a palette snaps the blended output, after the un-scaling (geo2map.palette)
+        self.palette = Palette.from_card(card) if palette else None
+        self.finish = self._finish if self.unscale_rows or self.palette else None
         self.total = count_tiles(grid, max_stripe_width)
         self.counts = {"translated": 0, "skipped": 0}
         self._lock = threading.Lock()
@@ -76,8 +81,10 @@ class TileFlow:
             notes=notes,
         )
 
-    def _unscale(self, rows: np.ndarray) -> np.ndarray:
-        return self.out_scaling.inverse(rows, in_place=True)
+    def _finish(self, rows: np.ndarray) -> np.ndarray:
+        if self.unscale_rows:
+            rows = self.out_scaling.inverse(rows, in_place=True)
+        return self.palette.snap(rows) if self.palette else rows
 
     def _skipped(self, _: Tile) -> None:  # called from the reading thread
         with self._lock:
@@ -106,7 +113,7 @@ class TileFlow:
 
     def tiles(self, columns: tuple[int, int]) -> TileStream:
         for (tile, valid), y in self.translator(self._scaled(self.grid.tiles_in_columns(*columns))):
-            raw = self.lossless or self.finish is not None
+            raw = self.lossless or self.unscale_rows
             yield tile, (y if raw else self.out_scaling.inverse(y, in_place=True)), valid  # y: ours
             self.counts["translated"] += 1
             self.report()

@@ -153,6 +153,7 @@ def translate_raster(
     tags: dict[str, str] | None = None,
     max_stripe_width: int = 8192,
     resample: str = "auto",
+    palette: bool = True,
 ) -> TranslateResult:
     """Translate ``src`` with ``model`` into ``dst`` on exactly the source's grid.
 
@@ -177,6 +178,8 @@ def translate_raster(
             ``average`` bringing finer pixels down, ``bilinear`` bringing pixels up to 4x
             coarser), then resample the output back onto the scene's grid, with a note.
             ``off``: translate on the scene's pixels (a note says how far off they are).
+        palette: Snap near-palette output colours to the card's ``output_palette``
+            (:mod:`geo2map.palette`), if it has one.
         tags: Extra metadata items for the output (GDAL default domain).
         progress: Called as ``progress(tiles_done, tiles_total)``; skipped empty
             tiles count as done. An exception raised in it stops the run (nothing
@@ -198,7 +201,7 @@ def translate_raster(
         plan = resample_plan(card, source, resample)
         job = _Job(
             src, model, card, tile_size, overlap, blend, batch_size, device, precision, channels_last,
-            seed=seed, tags=tags, progress=progress, max_stripe_width=max_stripe_width,
+            seed=seed, tags=tags, progress=progress, max_stripe_width=max_stripe_width, palette=palette,
         )  # fmt: skip
         if plan is None:
             result = _translate(job, source, dst, preset, creation_options, overwrite)
@@ -228,6 +231,7 @@ class _Job:
     tags: dict[str, str] | None = None
     progress: Progress | None = None
     max_stripe_width: int = 8192
+    palette: bool = True
 
 
 def _translate(
@@ -258,11 +262,15 @@ def _translate(
     )
     canvas = _Canvas(card, source, tile, ov)
     all_tags = _output_tags(loaded, in_scaling, canvas, job.blend, job.tags)
+    if job.palette and card.output_palette:
+        all_tags["GEO2MAP_PALETTE"] = json.dumps(card.output_palette["max_distance"])
     spec, per_band = _output_spec(card, source, preset, creation_options, all_tags)
     grid, pads, margin = canvas.grid, canvas.pads, canvas.margin
     # the stripe limit is on the scene's width: the padding around it (< 2 tiles) must not split a scene in two
     wide = job.max_stripe_width + (pads.left + pads.right if pads else 0)
-    flow = TileFlow(job.src, card, grid, canvas.reader, in_scaling, out_scaling, translator, job.progress, wide)
+    flow = TileFlow(
+        job.src, card, grid, canvas.reader, in_scaling, out_scaling, translator, job.progress, wide, job.palette
+    )
     write_streamed(
         source, dst, spec, grid, flow.tiles, overwrite, job.blend, per_band, wide, pads, margin, finish=flow.finish
     )

@@ -62,6 +62,11 @@ def info(model: str, as_json: bool) -> None:
     click.echo(f"  input scaling   {card.input_scaling['name']} {json.dumps(card.input_scaling.get('params', {}))}")
     click.echo(f"  output bands    {', '.join(b.name for b in card.output_bands) or a.out_bands} ({card.output_dtype})")
     click.echo(f"  output scaling  {card.output_scaling['name']} {json.dumps(card.output_scaling.get('params', {}))}")
+    from geo2map.palette import Palette
+
+    palette = Palette.from_card(card)
+    if palette:
+        click.echo(f"  output palette  {palette.describe()} (translate --no-palette: off)")
     click.echo(f"  tiles           {card.tile_size} px, overlap {card.overlap}")
     for title, section in (("training", card.training), ("metrics", card.metrics)):
         if section:

@@ -33,6 +33,12 @@ from geo2map.cli import options as opts
 )
 @opts.blend_opt
 @click.option(
+    "--palette/--no-palette",
+    default=True,
+    show_default=True,
+    help="Snap output colours near the model card's palette (map renderings: 'geo2map models info') to it.",
+)
+@click.option(
     "--batch-size",
     type=click.IntRange(min=1),
     default=None,
@@ -68,6 +74,7 @@ def translate(
     tile_size: int | None,
     overlap: int | None,
     blend: str,
+    palette: bool,
     batch_size: int | None,
     device: str,
     precision: str,
@@ -103,6 +110,7 @@ def translate(
             tile_size=tile_size,
             overlap=overlap,
             blend=blend,
+            palette=palette,
             batch_size=batch_size,
             device=device,
             precision=precision,

@@ -54,6 +54,8 @@ class ModelCard:
         output_scaling: The preset turning [-1, 1] back into output values.
         output_dtype: Data type of translated rasters (``uint8``, ``float32``, ...).
         output_colorinterp: e.g. ``["red", "green", "blue"]``.
+        output_palette: ``{"colours": [[r, g, b], ...], "max_distance": levels}``: output
+            pixels that near a colour become it (:mod:`geo2map.palette`); empty: none.
         tile_size: Tile size the model was trained on / runs on.
         overlap: Recommended overlap between tiles at inference.
         inference_mode: ``eval`` or ``train`` (pix2pix's dropout-as-noise / batch statistics).
@@ -72,6 +74,7 @@ class ModelCard:
     output_bands: list[Band] = field(default_factory=list)
     output_dtype: str = "uint8"
     output_colorinterp: list[str] = field(default_factory=list)
+    output_palette: dict[str, Any] = field(default_factory=dict)
     tile_size: int = 256
     overlap: int = 64
     inference_mode: Literal["eval", "train"] = "eval"
@@ -118,11 +121,18 @@ class ModelCard:
             scaling_from_dict(self.output_scaling)
         except Exception as exc:
             raise ModelError(f"model card scaling is invalid: {exc}") from None
+        from geo2map.palette import Palette
+
+        Palette.from_card(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """The card as a JSON-serialisable dict."""
-        return asdict(self)
+        """The card as a JSON-serialisable dict (without ``output_palette`` when there is none,
+        so cards without one stay readable by geo2map versions before it)."""
+        d = asdict(self)
+        if not d["output_palette"]:
+            del d["output_palette"]
+        return d
 
     def to_json(self) -> str:
         """The card as JSON text."""

@@ -50,8 +50,9 @@ class StreamingMosaic:
         margin: Tile-edge pixels that hardly count (see
             :func:`~geo2map.mosaic.blend.blend_weights`).
         finish: Applied to each block of finished rows ``(bands, n, width)`` (float) before the
-            cast: a pointwise map that commutes with the weighted mean, e.g. an affine un-scaling
-            (:attr:`~geo2map.sensors.Scaling.affine_inverse`), done once per pixel instead of per tile.
+            cast: a pointwise map of the blended values, e.g. an affine un-scaling
+            (:attr:`~geo2map.sensors.Scaling.affine_inverse`: it commutes with the weighted mean,
+            so it runs once per pixel instead of per tile) and a palette's snapping.
     """
 
     def __init__(
