@@ -155,15 +155,24 @@ def learn_palette(
 
 def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 50) -> np.ndarray:
     """Lloyd's k-means with a k-means++ start."""
-    centres = [x[rng.integers(len(x))]]
-    for _ in range(1, k):
-        d = np.min([((x - c) ** 2).sum(1) for c in centres], axis=0)
-        centres.append(x[rng.choice(len(x), p=d / d.sum())])
-    c = np.array(centres)
+    c = np.empty((k, x.shape[1]))
+    c[0] = x[rng.integers(len(x))]
+    d = ((x - c[0]) ** 2).sum(1)
+    for j in range(1, k):
+        c[j] = x[rng.choice(len(x), p=d / d.sum())]
+        np.minimum(d, ((x - c[j]) ** 2).sum(1), out=d)
     for _ in range(iterations):
-        label = ((x[:, None, :] - c[None]) ** 2).sum(-1).argmin(1)
-        new = np.array([x[label == j].mean(0) if (label == j).any() else c[j] for j in range(k)])
+        label = _nearest_centre(x, c)
+        counts = np.bincount(label, minlength=k)
+        sums = np.stack([np.bincount(label, weights=x[:, b], minlength=k) for b in range(x.shape[1])], 1)
+        new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], c)
         if np.allclose(new, c):
             break
         c = new
     return c
+
+
+def _nearest_centre(x: np.ndarray, c: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """Index of each row of ``x``'s nearest row of ``c`` (|x|² - 2 x·c + |c|², a chunk at a time)."""
+    c2 = (c**2).sum(1)
+    return np.concatenate([(c2 - 2 * (x[i : i + chunk] @ c.T)).argmin(1) for i in range(0, len(x), chunk)])

@@ -143,6 +143,30 @@ def _budget(run: str, training: dict) -> dict:
     return {"iterations": iterations, "images_seen": images} if iterations else {}
 
 
+def _palette(run: str, arg: str) -> dict:
+    """The card's ``output_palette``: k-means over pixels of the training targets the run fitted on."""
+    import yaml
+
+    from geo2map.evaluate import _pairs  # the same file lists and hold-out as geo2map train and evaluate
+    from geo2map.image_io import read_image
+    from geo2map.palette import learn_palette
+    from geo2map.train.data import holdout_split
+
+    k, levels = arg.split(":")
+    cfg = yaml.safe_load(Path(run, "config.yaml").read_text())
+    kind, files = _pairs(cfg["data"], "all", cfg["val_fraction"], cfg["seed"])
+    if kind != "sbs" or cfg.get("direction", "AtoB") != "AtoB":
+        sys.exit("--palette: only A|B side-by-side training images are supported")
+    train = holdout_split(files, cfg["val_fraction"], cfg["seed"])[0]
+
+    def targets():
+        for f in train:
+            img = read_image(f)
+            yield img[:, :, img.shape[2] // 2 :]
+
+    return learn_palette(targets(), int(k), float(levels), per_image=1000).to_card()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("name", choices=sorted(BUILTIN_CARDS))
@@ -155,6 +179,13 @@ def main() -> None:
     ap.add_argument("--out-dir", default=str(ROOT / "geo2map" / "models" / "builtin"), help="where to write")
     ap.add_argument("--status", default=None, help="a note on the state of the model, e.g. 'interim: 5 of 12 epochs'")
     ap.add_argument("--hardware", default=None, help="what it was trained on, where the run's own record is too coarse")
+    ap.add_argument(
+        "--palette",
+        default=None,
+        metavar="K:LEVELS",
+        help="learn a K-colour output palette from the run's training targets (not its hold-out), snapping "
+        "within LEVELS, e.g. 16:8 (geo2map.palette)",
+    )
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from geo2map.models.card import Band
@@ -188,6 +219,8 @@ def main() -> None:
         metrics["evaluate"] = {"split": rep["split"], "pairs": rep["pairs"], **rep["metrics"]}
     if not m.card.grid_independent:
         spec["tile_size"], spec["overlap"] = UNBOUNDED_TILE, UNBOUNDED_OVERLAP
+    if args.palette:
+        spec["output_palette"] = _palette(args.run, args.palette)
     card = dataclasses.replace(
         m.card,
         name=args.name,
