@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from geo2map.cli.options import bidx_opt, nodata_opt, pair_bidx_opt, progress_bar
+from geo2map.cli.options import bidx_opt, nodata_opt, pair_bidx_opt, palette_opt, progress_bar
 
 
 @click.command(short_help="RMSE, MAE, PSNR, SSIM, pixel accuracy of a model on paired data.")
@@ -43,6 +43,7 @@ from geo2map.cli.options import bidx_opt, nodata_opt, pair_bidx_opt, progress_ba
 )
 @bidx_opt
 @nodata_opt
+@palette_opt
 @click.option("--device", default="auto", show_default=True)
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]))
 @click.option("--quiet", "-q", is_flag=True)
@@ -60,6 +61,7 @@ def evaluate(
     out_dir: str,
     bidx: tuple[int, ...] | None,
     nodata: float | None,
+    palette: bool,
     device: str,
     precision: str,
     quiet: bool,
@@ -90,6 +92,7 @@ def evaluate(
             progress=progress,
             device=device,
             precision=precision,
+            palette=palette,
             **options,
         )
     click.echo(json.dumps({"model": rep.model, "pairs": rep.pairs, **{k: round(v, 4) for k, v in rep.metrics.items()}}))

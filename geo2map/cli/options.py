@@ -95,6 +95,12 @@ def _crs(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
     return value
 
 
+palette_opt = click.option(
+    "--palette/--no-palette",
+    default=True,
+    show_default=True,
+    help="Snap output colours near the model card's palette (map renderings: 'geo2map models info') to it.",
+)
 resample_opt = click.option(
     "--resample",
     default="auto",

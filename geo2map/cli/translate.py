@@ -32,12 +32,7 @@ from geo2map.cli import options as opts
     help="Overlap between tiles in pixels (default and minimum: the model card's recommendation).",
 )
 @opts.blend_opt
-@click.option(
-    "--palette/--no-palette",
-    default=True,
-    show_default=True,
-    help="Snap output colours near the model card's palette (map renderings: 'geo2map models info') to it.",
-)
+@opts.palette_opt
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
