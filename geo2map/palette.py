@@ -76,9 +76,8 @@ class Palette:
         return cached
 
     def snap(self, rows: np.ndarray) -> np.ndarray:
-        """Snap ``rows`` ((bands, ...) float output levels) in place; returns ``rows``.
-
-        Non-finite values (nodata) are left alone."""
+        """Snap ``rows`` ((bands, ...) float output levels): in place when they are contiguous,
+        so use the returned array. A pixel with a NaN (nodata) is left alone."""
         flat = rows.reshape(rows.shape[0], -1)
         key = np.zeros(flat.shape[1], np.float32)  # whole numbers < 2**24: exact in float32
         level = np.empty_like(key)
@@ -89,7 +88,7 @@ class Palette:
         idx = self._table[code]
         for b, band in enumerate(flat):
             np.copyto(band, self._levels[b][idx], where=idx != KEEP)
-        return rows
+        return flat.reshape(rows.shape)
 
     @property
     def _levels(self) -> np.ndarray:

@@ -60,6 +60,8 @@ def test_snapping_equals_the_brute_force_nearest_colour(bands: int) -> None:
     ok = np.isfinite(x).all(0)
     np.testing.assert_array_equal(got[:, ok], expected[:, ok])
     assert np.isnan(got[0, 7]) and (got[:, :5000] == expected[:, :5000]).all(0).mean() > 0.5
+    strided = Palette(colours, 9.0).snap(x[:, ::2])  # not contiguous: the returned array holds the result
+    np.testing.assert_array_equal(strided[:, ok[::2]], expected[:, ::2][:, ok[::2]])
 
 
 def test_learn_palette_finds_the_colours_of_noisy_maps() -> None:
