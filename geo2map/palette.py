@@ -8,9 +8,9 @@ levels (Euclidean, over the bands) of a palette colour becomes exactly that colo
 farther from all of them (edges, mixed pixels, anything the palette lacks) are kept as
 they are. It is pointwise, so tiling cannot change it, and it runs after blending.
 
-Only 8-bit outputs of 1-3 bands take a palette, of at most 64 colours, and ``max_distance`` is at most 16 levels.
-The decision for every possible colour is made once, into a lookup table (16 MiB for 3
-bands), so a pixel costs one table read.
+Only 8-bit outputs of 1-3 bands take a palette, of at most 64 colours, and
+``max_distance`` is at most 16 levels. The decision for every possible colour is made
+once, into a lookup table (16 MiB for 3 bands), so a pixel costs one table read.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ MAX_DISTANCE = 16.0  # levels: farther than that is not a near colour
 MAX_COLOURS = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Palette:
     """``colours`` (k, bands) in 8-bit levels and the snapping distance ``max_distance`` (levels)."""
 
@@ -84,7 +84,7 @@ class Palette:
         for band in flat:
             key *= 256
             key += np.rint(np.clip(band, 0, 255, out=level), out=level)  # NaN stays NaN
-        code = _colour_codes(flat, key)
+        code = _colour_codes(key)
         idx = self._table[code]
         for b, band in enumerate(flat):
             np.copyto(band, self._levels[b][idx], where=idx != KEEP)
@@ -98,8 +98,8 @@ class Palette:
         return out
 
 
-def _colour_codes(flat: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """``key`` (the rounded colour as one number) as table indices; a pixel with a non-finite band
+def _colour_codes(key: np.ndarray) -> np.ndarray:
+    """``key`` (the rounded colour as one number) as table indices; a pixel with a NaN band
     gets an index whose table entry is :data:`KEEP`."""
     bad = ~np.isfinite(key)
     if bad.any():
