@@ -143,8 +143,9 @@ def _budget(run: str, training: dict) -> dict:
     return {"iterations": iterations, "images_seen": images} if iterations else {}
 
 
-def _palette(run: str, arg: str) -> dict:
-    """The card's ``output_palette``: k-means over pixels of the training targets the run fitted on."""
+def _palette(run: str, arg: str, training: dict) -> dict:
+    """The card's ``output_palette``: k-means over pixels of the training targets the run fitted on
+    (the run's config.yaml; for a model file, its card's data and seed with the default hold-out)."""
     import yaml
 
     from geo2map.evaluate import _pairs  # the same file lists and hold-out as geo2map train and evaluate
@@ -153,11 +154,15 @@ def _palette(run: str, arg: str) -> dict:
     from geo2map.train.data import holdout_split
 
     k, levels = arg.split(":")
-    cfg = yaml.safe_load(Path(run, "config.yaml").read_text())
+    config = Path(run, "config.yaml")
+    cfg = yaml.safe_load(config.read_text()) if config.exists() else {}
+    cfg = {"data": str(ROOT / training["data"]), "val_fraction": 0.1, "seed": training["seed"], **cfg}
     kind, files = _pairs(cfg["data"], "all", cfg["val_fraction"], cfg["seed"])
     if kind != "sbs" or cfg.get("direction", "AtoB") != "AtoB":
         sys.exit("--palette: only A|B side-by-side training images are supported")
     train = holdout_split(files, cfg["val_fraction"], cfg["seed"])[0]
+    if len(train) != training.get("train_samples", len(train)):
+        sys.exit(f"--palette: {len(train)} training images, the card says {training['train_samples']}")
 
     def targets():
         for f in train:
@@ -220,7 +225,7 @@ def main() -> None:
     if not m.card.grid_independent:
         spec["tile_size"], spec["overlap"] = UNBOUNDED_TILE, UNBOUNDED_OVERLAP
     if args.palette:
-        spec["output_palette"] = _palette(args.run, args.palette)
+        spec["output_palette"] = _palette(args.run, args.palette, m.card.training)
     card = dataclasses.replace(
         m.card,
         name=args.name,
