@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import GRD, RGB, gdalinfo_json, geo2map_exe, smooth_field, write_raster
+from conftest import GRD, RGB, gdalinfo_json, geo2map_exe, save_tiny_model, smooth_field, write_raster
 
 from geo2map.cli.main import cli
 
@@ -177,6 +178,22 @@ def test_sigterm_leaves_no_output(tmp_path: Path) -> None:
     assert "Traceback" not in err
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if "geo2map-tmp" in p.name]
+
+
+@pytest.mark.parametrize("user_policy", [None, "ACTIVE"])
+def test_openmp_threads_do_not_spin_unless_the_user_asks(tmp_path: Path, user_policy: str | None) -> None:
+    """The CLI sets OMP_WAIT_POLICY=PASSIVE before torch loads libgomp, whose own report (OMP_DISPLAY_ENV)
+    then shows a spin count of 0; a user's own OMP_WAIT_POLICY is kept."""
+    model = save_tiny_model(tmp_path / "m.safetensors", "tiny", {"name": "optical_u8", "params": {}})
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["OMP_DISPLAY_ENV"] = "VERBOSE"
+    if user_policy:
+        env["OMP_WAIT_POLICY"] = user_policy
+    cmd = [geo2map_exe(), "translate", str(RGB), "--model", str(model), "--bidx", "1", "-o", str(tmp_path / "o.tif")]
+    err = subprocess.run(cmd + ["-q"], env=env, capture_output=True, text=True, timeout=300, check=True).stderr
+    spin = re.search(r"GOMP_SPINCOUNT = '(\d+)'", err)
+    assert spin, err
+    assert (spin.group(1) == "0") == (user_policy is None)
 
 
 def test_gcp_scene_cli_with_dst_crs(runner, tmp_path: Path) -> None:

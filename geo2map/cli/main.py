@@ -9,6 +9,7 @@ after the library has removed any temporary output.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import warnings
@@ -19,6 +20,13 @@ import click
 
 from geo2map._version import __version__
 from geo2map.cli.stderr_filter import libtiff_lines_dropped
+
+# torch's OpenMP threads spin between parallel regions by default. On a machine where anything
+# else runs (a training, a second translate, Dask workers, QGIS) the spinning threads take the
+# cores from it: a 6.5 s translate test took 68-300 s beside a training run, 12 s with PASSIVE.
+# Quiet, PASSIVE costs about 3 % end to end (docs/benchmarks.md). Read when torch loads libgomp,
+# so it is set here, before any command imports torch; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 class Geo2MapGroup(click.Group):
