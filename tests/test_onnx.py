@@ -126,6 +126,13 @@ def test_the_builtins_ship_as_onnx_with_the_same_cards() -> None:
         assert card == ref, f"{name}.onnx is stale: re-export it (geo2map models export {name} --half)"
 
 
+def test_onnx_sessions_do_not_spin() -> None:
+    from geo2map.models.onnx_model import OnnxGenerator
+
+    gen = OnnxGenerator(str(BUILTIN_DIR / "sat2map.onnx"))
+    assert gen.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_a_builtin_name_with_onnx_picks_its_onnx_export(tmp_path: Path) -> None:
     assert resolve("sat2map.onnx") == str(BUILTIN_DIR / "sat2map.onnx")
     translate_raster(SEN12, tmp_path / "a.tif", "sar2rgb.onnx")

@@ -91,6 +91,9 @@ class OnnxGenerator:
         self.providers = onnx_providers(device)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        # idle pool threads sleep instead of spinning: beside other work on the cores, 60 sat2map tiles
+        # took 1.29 s instead of 1.76; on a quiet machine the same (docs/benchmarks.md)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(path, sess_options=opts, providers=self.providers)
         except Exception as exc:  # noqa: BLE001 - onnxruntime's own error types
